@@ -1,0 +1,204 @@
+package outcome
+
+import "github.com/redis/go-redis/v9"
+
+// Every script that changes a record goes through move(), so the record, its
+// campaign's counts and the event stream change together.
+//
+// A campaign is cancelled lazily: `cancel` moves the campaign's unfinished
+// counts to "cancelled" at once, and a record that still says queued (or any
+// unfinished state) counts — and reads — as cancelled from then on. eff() gives
+// that effective state.
+//
+// Common KEYS: 1 record, 2 campaign hash (the record key again when there is no
+// campaign), 3 event stream, 4 the counts of all messages by state. Common ARGV: 1 message id, 2 now (unix ms),
+// 3 "1" if the message has a campaign, 4 event stream cap.
+const luaPrelude = `
+local okey, ckey, evkey, gkey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local id, now, hasc, evmax = ARGV[1], ARGV[2], ARGV[3] == '1', ARGV[4]
+local TERMINAL = {sent=true, failed=true, expired=true, cancelled=true}
+
+local function campaign_state()
+  if not hasc then return false end
+  return redis.call('HGET', ckey, 'st')
+end
+
+local function eff(st)
+  if st and not TERMINAL[st] and campaign_state() == 'cancelled' then return 'cancelled' end
+  return st
+end
+
+local function event(st, extra)
+  local args = {'XADD', evkey, 'MAXLEN', '~', evmax, '*', 'id', id, 'st', st, 't', now}
+  if extra then for _, v in ipairs(extra) do table.insert(args, v) end end
+  redis.call(unpack(args))
+end
+
+-- move sets the record's state to new and keeps the campaign counts in step.
+local function move(new, extra)
+  local old = eff(redis.call('HGET', okey, 'st'))
+  redis.call('HSET', okey, 'st', new, 'ua', now)
+  if old ~= new then
+    if old then redis.call('HINCRBY', gkey, old, -1) end
+    redis.call('HINCRBY', gkey, new, 1)
+    if hasc then
+      if old then redis.call('HINCRBY', ckey, 'n:' .. old, -1) end
+      redis.call('HINCRBY', ckey, 'n:' .. new, 1)
+    end
+  end
+  if old ~= new then event(new, extra) end
+  return old
+end
+
+-- create records a message that has no record yet; fields is a flat list.
+local function create(state, fields)
+  redis.call('HSET', okey, 'st', state, 'ca', now, 'ua', now, unpack(fields))
+  redis.call('HINCRBY', gkey, eff(state), 1)
+  if hasc then
+    redis.call('HINCRBY', ckey, 'tot', 1)
+    redis.call('HINCRBY', ckey, 'n:' .. eff(state), 1)
+  end
+end
+
+local function release_lease(token)
+  if redis.call('HGET', okey, 'lt') == token then
+    redis.call('HDEL', okey, 'lt', 'le')
+  end
+  if hasc then redis.call('ZREM', KEYS[5], id) end
+end
+`
+
+// createScript: ARGV 5 state, 6 retention ms (for an unfinished record: the
+// longest it may wait plus the retention), 7.. the record's fields.
+// Returns {created (0/1), state}.
+var createScript = redis.NewScript(luaPrelude + `
+local st = redis.call('HGET', okey, 'st')
+if st then return {0, eff(st)} end
+local fields = {}
+for i = 7, #ARGV do table.insert(fields, ARGV[i]) end
+create(ARGV[5], fields)
+redis.call('PEXPIRE', okey, ARGV[6])
+return {1, eff(ARGV[5])}
+`)
+
+// claimScript starts a send attempt. KEYS 5 campaign in-flight set, 6 campaign
+// held set. ARGV 5 token, 6 lease ms, 7 order score, 8 retention ms, 9.. the
+// record's fields (to create it if the producer died before writing it).
+// Returns {status, attempts, ambiguous (0/1), wait ms}.
+var claimScript = redis.NewScript(luaPrelude + `
+local st = redis.call('HGET', okey, 'st')
+if not st then
+  local fields = {}
+  for i = 9, #ARGV do table.insert(fields, ARGV[i]) end
+  create('queued', fields)
+  redis.call('PEXPIRE', okey, ARGV[8])
+  st = 'queued'
+end
+if TERMINAL[st] then return {'done', 0, 0, 0} end
+local cst = campaign_state()
+if cst == 'cancelled' then
+  move('cancelled')
+  redis.call('PEXPIRE', okey, ARGV[8])
+  return {'cancelled', 0, 0, 0}
+end
+if cst == 'paused' or cst == 'auto_paused' then
+  redis.call('ZADD', KEYS[6], ARGV[7], id)
+  return {'paused', 0, 0, 0}
+end
+local attempts = tonumber(redis.call('HGET', okey, 'at') or '0')
+local lt, le = unpack(redis.call('HMGET', okey, 'lt', 'le'))
+local ambiguous = 0
+if lt and lt ~= ARGV[5] then
+  local left = tonumber(le) - tonumber(now)
+  if left > 0 then return {'busy', attempts, 0, left} end
+  ambiguous = 1
+end
+local until_ = tonumber(now) + tonumber(ARGV[6])
+redis.call('HSET', okey, 'lt', ARGV[5], 'le', until_)
+if hasc then redis.call('ZADD', KEYS[5], until_, id) end
+return {'claimed', attempts, ambiguous, 0}
+`)
+
+// finishScript records what a send attempt came to and gives the lease back.
+// KEYS 5 campaign in-flight set, 6 upstream-id index (or the record key),
+// 7 campaign rate counter for this second (or the record key).
+// ARGV 5 token, 6 new state, 7 calls made (added to attempts), 8 upstream id,
+// 9 error ("-" keeps the last one), 10 retention ms, 11 auto-pause: window ms,
+// 12 min sample, 13 failure ratio (0 disables).
+// Returns the state before.
+var finishScript = redis.NewScript(luaPrelude + `
+local new = ARGV[6]
+local cur = redis.call('HGET', okey, 'st')
+if cur and TERMINAL[cur] and not (cur == 'sent' and new == 'failed') then
+  release_lease(ARGV[5])
+  return cur
+end
+local extra = {}
+if ARGV[8] ~= '' then
+  redis.call('HSET', okey, 'u', ARGV[8])
+  table.insert(extra, 'u'); table.insert(extra, ARGV[8])
+  redis.call('SET', KEYS[6], id, 'PX', ARGV[10])
+end
+if ARGV[9] ~= '-' then
+  if ARGV[9] == '' then redis.call('HDEL', okey, 'e') else redis.call('HSET', okey, 'e', ARGV[9]) end
+end
+if tonumber(ARGV[7]) > 0 then redis.call('HINCRBY', okey, 'at', ARGV[7]) end
+if new == 'sent' then redis.call('HSET', okey, 'sa', now) end
+local old = move(new, extra)
+release_lease(ARGV[5])
+if TERMINAL[new] then
+  redis.call('PEXPIRE', okey, ARGV[10])
+  if hasc then
+    if new == 'sent' then
+      redis.call('INCR', KEYS[7])
+      redis.call('PEXPIRE', KEYS[7], 120000)
+    end
+    -- auto-pause: failures over a recent window of finished messages
+    local ratio = tonumber(ARGV[13])
+    if ratio > 0 then
+      local ws, wt, wf = unpack(redis.call('HMGET', ckey, 'ws', 'wt', 'wf'))
+      ws, wt, wf = tonumber(ws or '0'), tonumber(wt or '0'), tonumber(wf or '0')
+      if tonumber(now) - ws > tonumber(ARGV[11]) then ws, wt, wf = tonumber(now), 0, 0 end
+      wt = wt + 1
+      if new == 'failed' then wf = wf + 1 end
+      redis.call('HSET', ckey, 'ws', ws, 'wt', wt, 'wf', wf)
+      if wt >= tonumber(ARGV[12]) and wf / wt > ratio and redis.call('HGET', ckey, 'st') == 'running' then
+        redis.call('HSET', ckey, 'st', 'auto_paused', 'rs',
+          string.format('failure rate %d%% over the last %d finished messages (%d failed)', math.floor(100 * wf / wt), wt, wf))
+      end
+    end
+  end
+end
+return old or ''
+`)
+
+// parkScript sets a claimed message aside without sending: waiting for a
+// session window, or rescheduled (state unchanged) after a rate-limit wait.
+// KEYS 5 campaign in-flight set, then pairs (session hash, waiting set) for
+// each recipient key. ARGV 5 token, 6 new state ("" keeps it), 7 error ("-"
+// keeps it), 8 calls made, 9 window ms (0: do not check the window),
+// 10 order score, 11 member for the waiting sets.
+// Returns "open" when a session window is open by now (nothing parked, the
+// lease kept), else "parked".
+var parkScript = redis.NewScript(luaPrelude + `
+local window = tonumber(ARGV[9])
+if window > 0 then
+  for i = 6, #KEYS, 2 do
+    local inb, closed = unpack(redis.call('HMGET', KEYS[i], 'in', 'cl'))
+    inb = tonumber(inb or '0')
+    if inb > 0 and inb + window > tonumber(now) and inb >= tonumber(closed or '0') then
+      return 'open'
+    end
+  end
+  for i = 7, #KEYS, 2 do
+    redis.call('ZADD', KEYS[i], ARGV[10], ARGV[11])
+  end
+end
+if tonumber(ARGV[8]) > 0 then redis.call('HINCRBY', okey, 'at', ARGV[8]) end
+if ARGV[7] ~= '-' then
+  if ARGV[7] == '' then redis.call('HDEL', okey, 'e') else redis.call('HSET', okey, 'e', ARGV[7]) end
+end
+if ARGV[6] ~= '' then move(ARGV[6]) end
+release_lease(ARGV[5])
+return 'parked'
+`)

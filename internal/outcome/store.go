@@ -1,0 +1,266 @@
+package outcome
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sendq/sendq/internal/keys"
+	"github.com/sendq/sendq/tasks"
+)
+
+// Config configures a Store. Zero values mean the documented defaults.
+type Config struct {
+	// Retention is how long a finished message's record is kept (and so how
+	// long its id stays taken). Defaults to 30 days.
+	Retention time.Duration
+	// MaxWait is the longest an unfinished message may wait; its record is
+	// kept for MaxWait + Retention. Defaults to 7 days.
+	MaxWait time.Duration
+	// EventsMax caps the event stream (approximately). Defaults to 100,000.
+	EventsMax int64
+	// AutoPause stops a campaign when, over its last finished messages, the
+	// share that failed passes Ratio. Zero Ratio disables it.
+	AutoPause AutoPause
+}
+
+// AutoPause configures a campaign's automatic pause.
+type AutoPause struct {
+	Ratio     float64       // failed / finished; 0 disables
+	MinSample int           // finished messages needed before judging; default 50
+	Window    time.Duration // how far back to look; default 1 minute
+}
+
+// Store reads and writes outcome records.
+type Store struct {
+	rdb redis.UniversalClient
+	cfg Config
+}
+
+// New returns a Store on rdb.
+func New(rdb redis.UniversalClient, cfg Config) (*Store, error) {
+	if rdb == nil {
+		return nil, errors.New("outcome: nil redis client")
+	}
+	if cfg.Retention == 0 {
+		cfg.Retention = 30 * 24 * time.Hour
+	}
+	if cfg.MaxWait == 0 {
+		cfg.MaxWait = 7 * 24 * time.Hour
+	}
+	if cfg.EventsMax == 0 {
+		cfg.EventsMax = 100_000
+	}
+	if cfg.AutoPause.MinSample == 0 {
+		cfg.AutoPause.MinSample = 50
+	}
+	if cfg.AutoPause.Window == 0 {
+		cfg.AutoPause.Window = time.Minute
+	}
+	if cfg.Retention < 0 || cfg.MaxWait < 0 || cfg.AutoPause.Ratio < 0 || cfg.AutoPause.Ratio > 1 {
+		return nil, errors.New("outcome: negative retention or wait, or auto-pause ratio outside 0..1")
+	}
+	return &Store{rdb: rdb, cfg: cfg}, nil
+}
+
+// Retention reports how long finished records are kept.
+func (s *Store) Retention() time.Duration { return s.cfg.Retention }
+
+// common builds the keys and arguments every script starts with.
+func (s *Store) common(m *tasks.Message, now time.Time) ([]string, []any) {
+	okey := keys.Outcome(m.ID)
+	ckey, hasc := okey, "0"
+	if m.Campaign != "" {
+		ckey, hasc = keys.Campaign(m.Campaign), "1"
+	}
+	return []string{okey, ckey, keys.Events(), keys.Counts()},
+		[]any{m.ID, ms(now), hasc, s.cfg.EventsMax}
+}
+
+func (s *Store) inflightKey(m *tasks.Message) string {
+	if m.Campaign == "" {
+		return keys.Outcome(m.ID)
+	}
+	return keys.CampaignInflight(m.Campaign)
+}
+
+func recordFields(m *tasks.Message) []any {
+	f := []any{fChannel, string(m.Channel), fKind, string(m.Kind)}
+	if m.Campaign != "" {
+		f = append(f, fCampaign, m.Campaign)
+	}
+	return f
+}
+
+func (s *Store) unfinishedTTL() int64 { return (s.cfg.MaxWait + s.cfg.Retention).Milliseconds() }
+
+// Create records m as accepted in state (queued or scheduled) unless a record
+// exists. It reports whether it created one, and the state on record.
+func (s *Store) Create(ctx context.Context, m *tasks.Message, state State, now time.Time) (created bool, current State, err error) {
+	k, a := s.common(m, now)
+	a = append(a, string(state), s.unfinishedTTL())
+	a = append(a, recordFields(m)...)
+	res, err := createScript.Run(ctx, s.rdb, k, a...).Slice()
+	if err != nil {
+		return false, "", fmt.Errorf("outcome: create %s: %w", m.ID, err)
+	}
+	return res[0].(int64) == 1, State(res[1].(string)), nil
+}
+
+// CreateCmd queues Create on a pipeline (for bulk enqueues). The script must
+// be loaded (Load) first.
+func (s *Store) CreateCmd(ctx context.Context, p redis.Pipeliner, m *tasks.Message, state State, now time.Time) *redis.Cmd {
+	k, a := s.common(m, now)
+	a = append(a, string(state), s.unfinishedTTL())
+	a = append(a, recordFields(m)...)
+	return createScript.EvalSha(ctx, p, k, a...)
+}
+
+// Load loads the scripts into Redis (for pipelines, which cannot fall back
+// from EVALSHA to EVAL).
+func (s *Store) Load(ctx context.Context) error {
+	for _, sc := range []*redis.Script{createScript, claimScript, finishScript, parkScript} {
+		if err := sc.Load(ctx, s.rdb).Err(); err != nil {
+			return fmt.Errorf("outcome: load scripts: %w", err)
+		}
+	}
+	return nil
+}
+
+// Get returns a message's record, as its campaign's state makes it (an
+// unfinished message of a cancelled campaign reads cancelled).
+func (s *Store) Get(ctx context.Context, id string) (*Record, error) {
+	h, err := s.rdb.HGetAll(ctx, keys.Outcome(id)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("outcome: get %s: %w", id, err)
+	}
+	if len(h) == 0 {
+		return nil, fmt.Errorf("message %q: %w", id, ErrNotFound)
+	}
+	r := fromHash(id, h)
+	if r.Campaign != "" && !r.State.Terminal() {
+		st, err := s.rdb.HGet(ctx, keys.Campaign(r.Campaign), "st").Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, fmt.Errorf("outcome: get %s: %w", id, err)
+		}
+		if st == string(Cancelled) {
+			r.State = Cancelled
+		}
+	}
+	return r, nil
+}
+
+// ClaimStatus is what Claim found.
+type ClaimStatus string
+
+// The claim results.
+const (
+	Claimed        ClaimStatus = "claimed"   // the caller holds the send lease
+	AlreadyDone    ClaimStatus = "done"      // finished before: nothing to do
+	CampaignCancel ClaimStatus = "cancelled" // its campaign was cancelled: now recorded cancelled
+	CampaignPaused ClaimStatus = "paused"    // its campaign is paused: set aside for resume
+	Busy           ClaimStatus = "busy"      // another run holds the lease (Wait tells how long)
+)
+
+// Claim is the answer of Store.Claim.
+type Claim struct {
+	Status ClaimStatus
+	// Attempts is the number of API calls made for this message so far.
+	Attempts int
+	// Ambiguous: an earlier run took the lease and never reported back (it
+	// crashed mid-send): the message may have gone out already.
+	Ambiguous bool
+	// Wait is, when Busy, how long the other run's lease has left.
+	Wait time.Duration
+}
+
+// Claim starts a send attempt of m by the run named token: it checks that the
+// message is unfinished and its campaign neither paused nor cancelled, and
+// takes a lease for lease. order ranks the message among those set aside.
+func (s *Store) Claim(ctx context.Context, m *tasks.Message, token string, lease time.Duration, order float64, now time.Time) (Claim, error) {
+	k, a := s.common(m, now)
+	held := keys.Outcome(m.ID)
+	if m.Campaign != "" {
+		held = keys.CampaignHeld(m.Campaign)
+	}
+	k = append(k, s.inflightKey(m), held)
+	a = append(a, token, lease.Milliseconds(), order, s.unfinishedTTL())
+	a = append(a, recordFields(m)...)
+	res, err := claimScript.Run(ctx, s.rdb, k, a...).Slice()
+	if err != nil {
+		return Claim{}, fmt.Errorf("outcome: claim %s: %w", m.ID, err)
+	}
+	return Claim{
+		Status:    ClaimStatus(res[0].(string)),
+		Attempts:  int(res[1].(int64)),
+		Ambiguous: res[2].(int64) == 1,
+		Wait:      time.Duration(res[3].(int64)) * time.Millisecond,
+	}, nil
+}
+
+// Result is how a send attempt ended, for Finish.
+type Result struct {
+	State      State
+	Calls      int    // API calls this run made
+	UpstreamID string // the upstream message id, when sent
+	// Error is the reason to record; KeepError leaves the last one.
+	Error string
+}
+
+// KeepError as Result.Error (or Park's reason) leaves the recorded error as it is.
+const KeepError = "-"
+
+// Finish records the end of a run that held the lease token (token "" for a
+// decision made without a lease, such as expiry) and returns the state before.
+func (s *Store) Finish(ctx context.Context, m *tasks.Message, token string, r Result, now time.Time) (State, error) {
+	k, a := s.common(m, now)
+	up, rate := keys.Outcome(m.ID), keys.Outcome(m.ID)
+	if r.UpstreamID != "" {
+		up = keys.Upstream(r.UpstreamID)
+	}
+	if m.Campaign != "" {
+		rate = keys.CampaignRate(m.Campaign, now.Unix())
+	}
+	k = append(k, s.inflightKey(m), up, rate)
+	ap := s.cfg.AutoPause
+	a = append(a, token, string(r.State), r.Calls, r.UpstreamID, r.Error, s.cfg.Retention.Milliseconds(),
+		ap.Window.Milliseconds(), ap.MinSample, strconv.FormatFloat(ap.Ratio, 'f', -1, 64))
+	old, err := finishScript.Run(ctx, s.rdb, k, a...).Text()
+	if err != nil {
+		return "", fmt.Errorf("outcome: finish %s: %w", m.ID, err)
+	}
+	return State(old), nil
+}
+
+// Wait is where a parked message waits for its session window.
+type Wait struct {
+	Session string // the session hash (see package session)
+	Waiting string // the sorted set of messages waiting on it
+}
+
+// Park sets a claimed message aside without sending and gives the lease back.
+// With waits and window > 0 it first checks, atomically, whether one of the
+// session windows has opened meanwhile: then it parks nothing, keeps the lease
+// and returns opened = true. Otherwise it adds member to every waiting set
+// with score order. state "" keeps the state; reason KeepError keeps the error.
+func (s *Store) Park(ctx context.Context, m *tasks.Message, token string, state State, reason string, calls int,
+	window time.Duration, waits []Wait, order float64, member string, now time.Time) (opened bool, err error) {
+	k, a := s.common(m, now)
+	k = append(k, s.inflightKey(m))
+	for _, w := range waits {
+		k = append(k, w.Session, w.Waiting)
+	}
+	if len(waits) == 0 {
+		window = 0
+	}
+	a = append(a, token, string(state), reason, calls, window.Milliseconds(), order, member)
+	res, err := parkScript.Run(ctx, s.rdb, k, a...).Text()
+	if err != nil {
+		return false, fmt.Errorf("outcome: park %s: %w", m.ID, err)
+	}
+	return res == "open", nil
+}

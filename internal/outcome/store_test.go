@@ -1,0 +1,226 @@
+package outcome
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sendq/sendq/internal/keys"
+	"github.com/sendq/sendq/tasks"
+)
+
+type bundle struct {
+	mr  *miniredis.Miniredis
+	rdb *redis.Client
+	now time.Time
+}
+
+func setup(t *testing.T) (*Store, *bundle) {
+	t.Helper()
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { rdb.Close() })
+	s, err := New(rdb, Config{})
+	require.NoError(t, err)
+	return s, &bundle{mr: mr, rdb: rdb, now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
+}
+
+func msg(id, campaign string) *tasks.Message {
+	return &tasks.Message{ID: id, Channel: tasks.WhatsApp, Kind: tasks.KindTemplate, Campaign: campaign,
+		To: tasks.Recipient{ContactID: "c1"}, Template: &tasks.Template{Name: "hello", Language: "en"}}
+}
+
+func counts(t *testing.T, b *bundle, key string) map[string]string {
+	t.Helper()
+	h, err := b.rdb.HGetAll(context.Background(), key).Result()
+	require.NoError(t, err)
+	return h
+}
+
+func TestStore(t *testing.T) {
+	ctx := context.Background()
+
+	t.Run("CreateOnceThenReportsTheRecord", func(t *testing.T) {
+		s, b := setup(t)
+		created, st, err := s.Create(ctx, msg("m1", ""), Queued, b.now)
+		require.NoError(t, err)
+		require.True(t, created)
+		require.Equal(t, Queued, st)
+		created, st, err = s.Create(ctx, msg("m1", ""), Scheduled, b.now)
+		require.NoError(t, err)
+		require.False(t, created)
+		require.Equal(t, Queued, st)
+		r, err := s.Get(ctx, "m1")
+		require.NoError(t, err)
+		require.Equal(t, "whatsapp", r.Channel)
+		require.Equal(t, "template", r.Kind)
+		require.Equal(t, b.now, r.CreatedAt)
+		require.Equal(t, "1", counts(t, b, keys.Counts())["queued"])
+	})
+
+	t.Run("GetUnknownIsNotFound", func(t *testing.T) {
+		s, _ := setup(t)
+		_, err := s.Get(ctx, "nope")
+		require.ErrorIs(t, err, ErrNotFound)
+	})
+
+	t.Run("ClaimFinishSent", func(t *testing.T) {
+		s, b := setup(t)
+		m := msg("m1", "camp")
+		_, _, err := s.Create(ctx, m, Queued, b.now)
+		require.NoError(t, err)
+		c, err := s.Claim(ctx, m, "tok", time.Minute, 1, b.now)
+		require.NoError(t, err)
+		require.Equal(t, Claim{Status: Claimed}, c)
+
+		old, err := s.Finish(ctx, m, "tok", Result{State: Sent, Calls: 1, UpstreamID: "up-1"}, b.now.Add(time.Second))
+		require.NoError(t, err)
+		require.Equal(t, Queued, old)
+		r, err := s.Get(ctx, "m1")
+		require.NoError(t, err)
+		require.Equal(t, Sent, r.State)
+		require.Equal(t, 1, r.Attempts)
+		require.Equal(t, "up-1", r.UpstreamID)
+		require.Equal(t, b.now.Add(time.Second), r.SentAt)
+		id, err := b.rdb.Get(ctx, keys.Upstream("up-1")).Result()
+		require.NoError(t, err)
+		require.Equal(t, "m1", id)
+		c2 := counts(t, b, keys.Campaign("camp"))
+		require.Equal(t, "1", c2["tot"])
+		require.Equal(t, "0", c2["n:queued"])
+		require.Equal(t, "1", c2["n:sent"])
+		require.Zero(t, b.rdb.ZCard(ctx, keys.CampaignInflight("camp")).Val())
+
+		c, err = s.Claim(ctx, m, "tok2", time.Minute, 1, b.now)
+		require.NoError(t, err)
+		require.Equal(t, AlreadyDone, c.Status, "a finished message is never sent again")
+	})
+
+	t.Run("BusyWhileAnotherRunHoldsTheLeaseAmbiguousAfter", func(t *testing.T) {
+		s, b := setup(t)
+		m := msg("m1", "")
+		c, err := s.Claim(ctx, m, "a", 10*time.Second, 1, b.now)
+		require.NoError(t, err)
+		require.Equal(t, Claimed, c.Status, "a missing record is created by the claim")
+		c, err = s.Claim(ctx, m, "b", 10*time.Second, 1, b.now.Add(4*time.Second))
+		require.NoError(t, err)
+		require.Equal(t, Busy, c.Status)
+		require.Equal(t, 6*time.Second, c.Wait)
+		c, err = s.Claim(ctx, m, "b", 10*time.Second, 1, b.now.Add(11*time.Second))
+		require.NoError(t, err)
+		require.Equal(t, Claimed, c.Status)
+		require.True(t, c.Ambiguous, "the first run never reported back")
+	})
+
+	t.Run("ParkChecksTheWindowAtomically", func(t *testing.T) {
+		s, b := setup(t)
+		m := msg("m1", "")
+		m.Kind = tasks.KindText
+		_, err := s.Claim(ctx, m, "a", time.Minute, 1, b.now)
+		require.NoError(t, err)
+		waits := []Wait{{Session: keys.Session("whatsapp", "c:c1"), Waiting: keys.Waiting("whatsapp", "c:c1")}}
+
+		opened, err := s.Park(ctx, m, "a", WaitingSession, "closed", 1, 24*time.Hour, waits, 5, "q m1", b.now)
+		require.NoError(t, err)
+		require.False(t, opened)
+		r, _ := s.Get(ctx, "m1")
+		require.Equal(t, WaitingSession, r.State)
+		require.Equal(t, 1, r.Attempts)
+		require.Equal(t, []string{"q m1"}, b.rdb.ZRange(ctx, waits[0].Waiting, 0, -1).Val())
+
+		// The contact writes; the next park finds the window open.
+		b.rdb.HSet(ctx, waits[0].Session, "in", b.now.Add(-time.Hour).UnixMilli())
+		_, err = s.Claim(ctx, m, "b", time.Minute, 1, b.now)
+		require.NoError(t, err)
+		opened, err = s.Park(ctx, m, "b", WaitingSession, "closed", 0, 24*time.Hour, waits, 5, "q m1", b.now)
+		require.NoError(t, err)
+		require.True(t, opened)
+		// A window older than 24 h is closed.
+		opened, err = s.Park(ctx, m, "b", WaitingSession, "closed", 0, 30*time.Minute, waits, 5, "q m1", b.now)
+		require.NoError(t, err)
+		require.False(t, opened)
+	})
+
+	t.Run("CampaignPausedAndCancelled", func(t *testing.T) {
+		s, b := setup(t)
+		m1, m2 := msg("m1", "camp"), msg("m2", "camp")
+		for _, m := range []*tasks.Message{m1, m2} {
+			_, _, err := s.Create(ctx, m, Queued, b.now)
+			require.NoError(t, err)
+		}
+		b.rdb.HSet(ctx, keys.Campaign("camp"), "st", "paused")
+		c, err := s.Claim(ctx, m1, "a", time.Minute, 7, b.now)
+		require.NoError(t, err)
+		require.Equal(t, CampaignPaused, c.Status)
+		require.Equal(t, []string{"m1"}, b.rdb.ZRange(ctx, keys.CampaignHeld("camp"), 0, -1).Val())
+
+		// Cancel moves unfinished counts to cancelled; records read cancelled.
+		b.rdb.HSet(ctx, keys.Campaign("camp"), "st", "cancelled", "n:queued", 0, "n:cancelled", 2)
+		r, err := s.Get(ctx, "m2")
+		require.NoError(t, err)
+		require.Equal(t, Cancelled, r.State)
+		c, err = s.Claim(ctx, m1, "a", time.Minute, 7, b.now)
+		require.NoError(t, err)
+		require.Equal(t, CampaignCancel, c.Status)
+		cc := counts(t, b, keys.Campaign("camp"))
+		require.Equal(t, "2", cc["n:cancelled"], "counts do not move twice")
+		require.Equal(t, "0", cc["n:queued"])
+	})
+
+	t.Run("FinishedIsFinalButSentMayTurnFailed", func(t *testing.T) {
+		s, b := setup(t)
+		m := msg("m1", "")
+		_, err := s.Finish(ctx, m, "", Result{State: Expired, Error: "late"}, b.now)
+		require.NoError(t, err)
+		old, err := s.Finish(ctx, m, "", Result{State: Sent}, b.now)
+		require.NoError(t, err)
+		require.Equal(t, Expired, old)
+		r, _ := s.Get(ctx, "m1")
+		require.Equal(t, Expired, r.State)
+		require.Equal(t, "late", r.Error)
+
+		m2 := msg("m2", "")
+		_, err = s.Finish(ctx, m2, "", Result{State: Sent}, b.now)
+		require.NoError(t, err)
+		_, err = s.Finish(ctx, m2, "", Result{State: Failed, Error: "undeliverable"}, b.now)
+		require.NoError(t, err)
+		r, _ = s.Get(ctx, "m2")
+		require.Equal(t, Failed, r.State)
+		g := counts(t, b, keys.Counts())
+		require.Equal(t, "0", g["sent"])
+		require.Equal(t, "1", g["failed"])
+		require.Equal(t, "1", g["expired"])
+	})
+
+	t.Run("AutoPauseOnFailureRate", func(t *testing.T) {
+		mr := miniredis.RunT(t)
+		rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+		defer rdb.Close()
+		s, err := New(rdb, Config{AutoPause: AutoPause{Ratio: 0.5, MinSample: 4}})
+		require.NoError(t, err)
+		now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+		rdb.HSet(ctx, keys.Campaign("camp"), "st", "running")
+		for i, st := range []State{Sent, Failed, Failed, Failed} {
+			_, err := s.Finish(ctx, msg("m"+string(rune('a'+i)), "camp"), "", Result{State: st}, now)
+			require.NoError(t, err)
+		}
+		h := rdb.HGetAll(ctx, keys.Campaign("camp")).Val()
+		require.Equal(t, "auto_paused", h["st"])
+		require.Contains(t, h["rs"], "failure rate 75%")
+	})
+}
+
+func TestRecordJSON(t *testing.T) {
+	r := Record{ID: "m1", Channel: "whatsapp", Kind: "text", State: Sent, Attempts: 2, UpstreamID: "u",
+		CreatedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	b, err := r.MarshalJSON()
+	require.NoError(t, err)
+	require.JSONEq(t, `{"id":"m1","channel":"whatsapp","kind":"text","state":"sent","attempts":2,"upstream_id":"u","created_at":"2026-01-02T03:04:05Z"}`, string(b))
+	var back Record
+	require.NoError(t, back.UnmarshalJSON(b))
+	require.Equal(t, r, back)
+}

@@ -1,0 +1,117 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sendq/sendq/internal/keys"
+	"github.com/sendq/sendq/tasks"
+)
+
+// Member is how a waiting message is named in a waiting set: its asynq queue
+// and task id, so that it can be released without looking anything up.
+func Member(queue, id string) string { return queue + " " + id }
+
+func splitMember(m string) (queue, id string, ok bool) {
+	return strings.Cut(m, " ")
+}
+
+// Release moves every message waiting for the contact (named by contact id,
+// phone digits, or both) on ch to its queue, at once and in enqueue order.
+//
+// A message whose handler is still running (it is being parked right now) is
+// returned in busy, still indexed: the caller tries again shortly. Messages
+// that no longer exist (sent or expired meanwhile) are dropped from the index.
+func (s *Store) Release(ctx context.Context, ins *asynq.Inspector, ch tasks.Channel, contactID, phone string) (released int, busy []string, err error) {
+	type waiting struct {
+		key, member string
+		score       float64
+	}
+	var all []waiting
+	for _, w := range identities(contactID, phone) {
+		key := keys.Waiting(string(ch), w)
+		zs, err := s.rdb.ZRangeWithScores(ctx, key, 0, -1).Result()
+		if err != nil {
+			return 0, nil, fmt.Errorf("session: release: %w", err)
+		}
+		for _, z := range zs {
+			m := z.Member.(string)
+			all = append(all, waiting{key, m, z.Score})
+		}
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].score < all[j].score })
+
+	done := map[string]bool{}
+	for _, w := range all {
+		if done[w.member] {
+			s.unindex(ctx, w.key, w.member)
+			continue
+		}
+		queue, id, ok := splitMember(w.member)
+		if !ok {
+			s.unindex(ctx, w.key, w.member)
+			continue
+		}
+		err := ins.RunTask(queue, id)
+		switch {
+		case err == nil:
+			released++
+		case errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound),
+			strings.Contains(err.Error(), "already in pending"):
+		case strings.Contains(err.Error(), "already running"):
+			busy = append(busy, w.member)
+			continue
+		default:
+			return released, busy, fmt.Errorf("session: release %s: %w", id, err)
+		}
+		done[w.member] = true
+		s.unindex(ctx, w.key, w.member)
+	}
+	return released, busy, nil
+}
+
+// ReleaseAll is Release, tried again every poll while some messages are still
+// being parked by their handlers, for at most patience.
+func (s *Store) ReleaseAll(ctx context.Context, ins *asynq.Inspector, ch tasks.Channel, contactID, phone string, patience, poll time.Duration) (int, error) {
+	total := 0
+	deadline := time.NewTimer(patience)
+	defer deadline.Stop()
+	tick := time.NewTicker(poll)
+	defer tick.Stop()
+	for {
+		n, busy, err := s.Release(ctx, ins, ch, contactID, phone)
+		total += n
+		if err != nil || len(busy) == 0 {
+			return total, err
+		}
+		select {
+		case <-ctx.Done():
+			return total, ctx.Err()
+		case <-deadline.C:
+			return total, nil // the rest are found by their own re-check
+		case <-tick.C:
+		}
+	}
+}
+
+// unindex removes a member from a waiting set; a failure only leaves it to be
+// dropped by a later release.
+func (s *Store) unindex(ctx context.Context, key, member string) {
+	_ = s.rdb.ZRem(ctx, key, member).Err()
+}
+
+// WaitingCount returns how many messages wait on a contact's window.
+func (s *Store) WaitingCount(ctx context.Context, ch tasks.Channel, who string) (int64, error) {
+	n, err := s.rdb.ZCard(ctx, keys.Waiting(string(ch), who)).Result()
+	if errors.Is(err, redis.Nil) {
+		return 0, nil
+	}
+	return n, err
+}
