@@ -82,14 +82,15 @@ return {1, eff(ARGV[5])}
 `)
 
 // claimScript starts a send attempt. KEYS 5 campaign in-flight set, 6 campaign
-// held set. ARGV 5 token, 6 lease ms, 7 order score, 8 retention ms, 9.. the
-// record's fields (to create it if the producer died before writing it).
+// held set. ARGV 5 token, 6 lease ms, 7 order score, 8 retention ms, 9 the
+// member for the held set, 10.. the record's fields (to create it if the
+// producer died before writing it).
 // Returns {status, attempts, ambiguous (0/1), wait ms}.
 var claimScript = redis.NewScript(luaPrelude + `
 local st = redis.call('HGET', okey, 'st')
 if not st then
   local fields = {}
-  for i = 9, #ARGV do table.insert(fields, ARGV[i]) end
+  for i = 10, #ARGV do table.insert(fields, ARGV[i]) end
   create('queued', fields)
   redis.call('PEXPIRE', okey, ARGV[8])
   st = 'queued'
@@ -102,7 +103,7 @@ if cst == 'cancelled' then
   return {'cancelled', 0, 0, 0}
 end
 if cst == 'paused' or cst == 'auto_paused' then
-  redis.call('ZADD', KEYS[6], ARGV[7], id)
+  redis.call('ZADD', KEYS[6], ARGV[7], ARGV[9])
   return {'paused', 0, 0, 0}
 end
 local attempts = tonumber(redis.call('HGET', okey, 'at') or '0')

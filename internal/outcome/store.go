@@ -180,15 +180,16 @@ type Claim struct {
 
 // Claim starts a send attempt of m by the run named token: it checks that the
 // message is unfinished and its campaign neither paused nor cancelled, and
-// takes a lease for lease. order ranks the message among those set aside.
-func (s *Store) Claim(ctx context.Context, m *tasks.Message, token string, lease time.Duration, order float64, now time.Time) (Claim, error) {
+// takes a lease for lease. A message of a paused campaign is set aside as
+// heldMember, ranked by order.
+func (s *Store) Claim(ctx context.Context, m *tasks.Message, token string, lease time.Duration, order float64, heldMember string, now time.Time) (Claim, error) {
 	k, a := s.common(m, now)
 	held := keys.Outcome(m.ID)
 	if m.Campaign != "" {
 		held = keys.CampaignHeld(m.Campaign)
 	}
 	k = append(k, s.inflightKey(m), held)
-	a = append(a, token, lease.Milliseconds(), order, s.unfinishedTTL())
+	a = append(a, token, lease.Milliseconds(), order, s.unfinishedTTL(), heldMember)
 	a = append(a, recordFields(m)...)
 	res, err := claimScript.Run(ctx, s.rdb, k, a...).Slice()
 	if err != nil {
@@ -263,4 +264,42 @@ func (s *Store) Park(ctx context.Context, m *tasks.Message, token string, state 
 		return false, fmt.Errorf("outcome: park %s: %w", m.ID, err)
 	}
 	return res == "open", nil
+}
+
+// deliveryRank orders the delivery statuses so that a late "delivered" never
+// overwrites "read".
+var deliveryRank = map[string]int{"sent": 1, "delivered": 2, "read": 3}
+
+// Delivery applies a delivery status the upstream reported for the message it
+// knows as upstreamID: "delivered" and "read" are noted on the record, and
+// "failed" (or "undelivered") turns a sent message failed with errMsg. It
+// returns the message id, or "" when no message has that upstream id.
+func (s *Store) Delivery(ctx context.Context, upstreamID, status, errMsg string, now time.Time) (string, error) {
+	id, err := s.rdb.Get(ctx, keys.Upstream(upstreamID)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	} else if err != nil {
+		return "", fmt.Errorf("outcome: delivery: %w", err)
+	}
+	rec, err := s.Get(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return "", nil
+	} else if err != nil {
+		return "", err
+	}
+	switch status {
+	case "failed", "undelivered", "error":
+		if errMsg == "" {
+			errMsg = "the upstream reported the message " + status
+		}
+		m := &tasks.Message{ID: id, Channel: tasks.Channel(rec.Channel), Kind: tasks.Kind(rec.Kind), Campaign: rec.Campaign}
+		_, err := s.Finish(ctx, m, "", Result{State: Failed, Error: errMsg}, now)
+		return id, err
+	}
+	if deliveryRank[status] > deliveryRank[rec.Delivery] {
+		if err := s.rdb.HSet(ctx, keys.Outcome(id), fDelivery, status).Err(); err != nil {
+			return "", fmt.Errorf("outcome: delivery: %w", err)
+		}
+	}
+	return id, nil
 }

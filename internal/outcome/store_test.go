@@ -73,7 +73,7 @@ func TestStore(t *testing.T) {
 		m := msg("m1", "camp")
 		_, _, err := s.Create(ctx, m, Queued, b.now)
 		require.NoError(t, err)
-		c, err := s.Claim(ctx, m, "tok", time.Minute, 1, b.now)
+		c, err := s.Claim(ctx, m, "tok", time.Minute, 1, "q "+m.ID, b.now)
 		require.NoError(t, err)
 		require.Equal(t, Claim{Status: Claimed}, c)
 
@@ -95,7 +95,7 @@ func TestStore(t *testing.T) {
 		require.Equal(t, "1", c2["n:sent"])
 		require.Zero(t, b.rdb.ZCard(ctx, keys.CampaignInflight("camp")).Val())
 
-		c, err = s.Claim(ctx, m, "tok2", time.Minute, 1, b.now)
+		c, err = s.Claim(ctx, m, "tok2", time.Minute, 1, "q "+m.ID, b.now)
 		require.NoError(t, err)
 		require.Equal(t, AlreadyDone, c.Status, "a finished message is never sent again")
 	})
@@ -103,14 +103,14 @@ func TestStore(t *testing.T) {
 	t.Run("BusyWhileAnotherRunHoldsTheLeaseAmbiguousAfter", func(t *testing.T) {
 		s, b := setup(t)
 		m := msg("m1", "")
-		c, err := s.Claim(ctx, m, "a", 10*time.Second, 1, b.now)
+		c, err := s.Claim(ctx, m, "a", 10*time.Second, 1, "q "+m.ID, b.now)
 		require.NoError(t, err)
 		require.Equal(t, Claimed, c.Status, "a missing record is created by the claim")
-		c, err = s.Claim(ctx, m, "b", 10*time.Second, 1, b.now.Add(4*time.Second))
+		c, err = s.Claim(ctx, m, "b", 10*time.Second, 1, "q "+m.ID, b.now.Add(4*time.Second))
 		require.NoError(t, err)
 		require.Equal(t, Busy, c.Status)
 		require.Equal(t, 6*time.Second, c.Wait)
-		c, err = s.Claim(ctx, m, "b", 10*time.Second, 1, b.now.Add(11*time.Second))
+		c, err = s.Claim(ctx, m, "b", 10*time.Second, 1, "q "+m.ID, b.now.Add(11*time.Second))
 		require.NoError(t, err)
 		require.Equal(t, Claimed, c.Status)
 		require.True(t, c.Ambiguous, "the first run never reported back")
@@ -120,7 +120,7 @@ func TestStore(t *testing.T) {
 		s, b := setup(t)
 		m := msg("m1", "")
 		m.Kind = tasks.KindText
-		_, err := s.Claim(ctx, m, "a", time.Minute, 1, b.now)
+		_, err := s.Claim(ctx, m, "a", time.Minute, 1, "q "+m.ID, b.now)
 		require.NoError(t, err)
 		waits := []Wait{{Session: keys.Session("whatsapp", "c:c1"), Waiting: keys.Waiting("whatsapp", "c:c1")}}
 
@@ -134,7 +134,7 @@ func TestStore(t *testing.T) {
 
 		// The contact writes; the next park finds the window open.
 		b.rdb.HSet(ctx, waits[0].Session, "in", b.now.Add(-time.Hour).UnixMilli())
-		_, err = s.Claim(ctx, m, "b", time.Minute, 1, b.now)
+		_, err = s.Claim(ctx, m, "b", time.Minute, 1, "q "+m.ID, b.now)
 		require.NoError(t, err)
 		opened, err = s.Park(ctx, m, "b", WaitingSession, "closed", 0, 24*time.Hour, waits, 5, "q m1", b.now)
 		require.NoError(t, err)
@@ -153,17 +153,17 @@ func TestStore(t *testing.T) {
 			require.NoError(t, err)
 		}
 		b.rdb.HSet(ctx, keys.Campaign("camp"), "st", "paused")
-		c, err := s.Claim(ctx, m1, "a", time.Minute, 7, b.now)
+		c, err := s.Claim(ctx, m1, "a", time.Minute, 7, "q "+m1.ID, b.now)
 		require.NoError(t, err)
 		require.Equal(t, CampaignPaused, c.Status)
-		require.Equal(t, []string{"m1"}, b.rdb.ZRange(ctx, keys.CampaignHeld("camp"), 0, -1).Val())
+		require.Equal(t, []string{"q m1"}, b.rdb.ZRange(ctx, keys.CampaignHeld("camp"), 0, -1).Val())
 
 		// Cancel moves unfinished counts to cancelled; records read cancelled.
 		b.rdb.HSet(ctx, keys.Campaign("camp"), "st", "cancelled", "n:queued", 0, "n:cancelled", 2)
 		r, err := s.Get(ctx, "m2")
 		require.NoError(t, err)
 		require.Equal(t, Cancelled, r.State)
-		c, err = s.Claim(ctx, m1, "a", time.Minute, 7, b.now)
+		c, err = s.Claim(ctx, m1, "a", time.Minute, 7, "q "+m1.ID, b.now)
 		require.NoError(t, err)
 		require.Equal(t, CampaignCancel, c.Status)
 		cc := counts(t, b, keys.Campaign("camp"))

@@ -30,20 +30,30 @@ func splitMember(m string) (queue, id string, ok bool) {
 // returned in busy, still indexed: the caller tries again shortly. Messages
 // that no longer exist (sent or expired meanwhile) are dropped from the index.
 func (s *Store) Release(ctx context.Context, ins *asynq.Inspector, ch tasks.Channel, contactID, phone string) (released int, busy []string, err error) {
+	var sets []string
+	for _, w := range identities(contactID, phone) {
+		sets = append(sets, keys.Waiting(string(ch), w))
+	}
+	return ReleaseSets(ctx, s.rdb, ins, sets...)
+}
+
+// ReleaseSets moves the messages named in the sorted sets (members made by
+// Member, scored in enqueue order) to their queues' pending lists, in order,
+// and removes them from the sets. It serves waiting contacts and resumed
+// campaigns alike. Messages still running are returned in busy and kept.
+func ReleaseSets(ctx context.Context, rdb redis.UniversalClient, ins *asynq.Inspector, sets ...string) (released int, busy []string, err error) {
 	type waiting struct {
 		key, member string
 		score       float64
 	}
 	var all []waiting
-	for _, w := range identities(contactID, phone) {
-		key := keys.Waiting(string(ch), w)
-		zs, err := s.rdb.ZRangeWithScores(ctx, key, 0, -1).Result()
+	for _, key := range sets {
+		zs, err := rdb.ZRangeWithScores(ctx, key, 0, -1).Result()
 		if err != nil {
 			return 0, nil, fmt.Errorf("session: release: %w", err)
 		}
 		for _, z := range zs {
-			m := z.Member.(string)
-			all = append(all, waiting{key, m, z.Score})
+			all = append(all, waiting{key, z.Member.(string), z.Score})
 		}
 	}
 	sort.SliceStable(all, func(i, j int) bool { return all[i].score < all[j].score })
@@ -51,28 +61,27 @@ func (s *Store) Release(ctx context.Context, ins *asynq.Inspector, ch tasks.Chan
 	done := map[string]bool{}
 	for _, w := range all {
 		if done[w.member] {
-			s.unindex(ctx, w.key, w.member)
+			rdb.ZRem(ctx, w.key, w.member)
 			continue
 		}
 		queue, id, ok := splitMember(w.member)
-		if !ok {
-			s.unindex(ctx, w.key, w.member)
-			continue
-		}
-		err := ins.RunTask(queue, id)
-		switch {
-		case err == nil:
-			released++
-		case errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound),
-			strings.Contains(err.Error(), "already in pending"):
-		case strings.Contains(err.Error(), "already running"):
-			busy = append(busy, w.member)
-			continue
-		default:
-			return released, busy, fmt.Errorf("session: release %s: %w", id, err)
+		if ok {
+			err := ins.RunTask(queue, id)
+			switch {
+			case err == nil:
+				released++
+			case errors.Is(err, asynq.ErrTaskNotFound), errors.Is(err, asynq.ErrQueueNotFound),
+				strings.Contains(err.Error(), "already in pending"):
+			case strings.Contains(err.Error(), "already running"):
+				busy = append(busy, w.member)
+				continue
+			default:
+				return released, busy, fmt.Errorf("session: release %s: %w", id, err)
+			}
 		}
 		done[w.member] = true
-		s.unindex(ctx, w.key, w.member)
+		// A failure here leaves the member to be dropped by a later release.
+		rdb.ZRem(ctx, w.key, w.member)
 	}
 	return released, busy, nil
 }
@@ -99,12 +108,6 @@ func (s *Store) ReleaseAll(ctx context.Context, ins *asynq.Inspector, ch tasks.C
 		case <-tick.C:
 		}
 	}
-}
-
-// unindex removes a member from a waiting set; a failure only leaves it to be
-// dropped by a later release.
-func (s *Store) unindex(ctx context.Context, key, member string) {
-	_ = s.rdb.ZRem(ctx, key, member).Err()
 }
 
 // WaitingCount returns how many messages wait on a contact's window.

@@ -1,0 +1,59 @@
+package producer_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/sendq/sendq/producer"
+	"github.com/sendq/sendq/tasks"
+)
+
+func TestReadCampaign(t *testing.T) {
+	defaults := producer.Fields{Channel: "whatsapp", Template: "sale", Language: "en"}
+
+	t.Run("CSVRowsWithLineNumbers", func(t *testing.T) {
+		csv := "phone,name,param1,param2\n" +
+			"+65 9876 5432,Ada,10%,May\n" +
+			"12,Bob,1,2\n" + // bad phone: line 3
+			"\n" +
+			"+44 20 7946 0958,Cy,5%,\n" + // param2 missing: line 5
+			"+1 415 555 0100,Di,7%,June\n"
+		rows, bad, err := producer.ReadCampaign(strings.NewReader(csv), false, defaults)
+		require.NoError(t, err)
+		require.Len(t, rows, 2)
+		require.Equal(t, 2, rows[0].Line)
+		require.Equal(t, "6598765432", rows[0].Message.To.Phone)
+		require.Equal(t, []string{"10%", "May"}, rows[0].Message.Template.Params)
+		require.Equal(t, 6, rows[1].Line)
+		require.Len(t, bad, 2)
+		require.Equal(t, 3, bad[0].Line)
+		require.ErrorContains(t, bad[0].Err, "to.phone")
+		require.Equal(t, 5, bad[1].Line)
+		require.ErrorContains(t, bad[1].Err, "template.params[1]")
+	})
+
+	t.Run("RowOverridesContentAndChannel", func(t *testing.T) {
+		jl := `{"contact_id":"c1"}
+{"contact_id":"c2","channel":"telegram","text":"hello"}
+{"contact_id":"c3","client_id":"x"}
+not json
+{"contact_id":"c4","colour":"red"}
+`
+		rows, bad, err := producer.ReadCampaign(strings.NewReader(jl), true, defaults)
+		require.NoError(t, err)
+		require.Len(t, rows, 2)
+		require.Equal(t, tasks.KindTemplate, rows[0].Message.Kind)
+		require.Equal(t, tasks.Telegram, rows[1].Message.Channel)
+		require.Equal(t, tasks.KindText, rows[1].Message.Kind)
+		require.Equal(t, []int{3, 4, 5}, []int{bad[0].Line, bad[1].Line, bad[2].Line})
+		require.ErrorContains(t, bad[0].Err, "to")
+		require.ErrorContains(t, bad[2].Err, `unknown key "colour"`)
+	})
+
+	t.Run("UnknownColumnIsAFileError", func(t *testing.T) {
+		_, _, err := producer.ReadCampaign(strings.NewReader("phone,colour\n"), false, defaults)
+		require.ErrorContains(t, err, `unknown column "colour"`)
+	})
+}

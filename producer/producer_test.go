@@ -1,0 +1,163 @@
+package producer_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sendq/sendq/internal/keys"
+	"github.com/sendq/sendq/producer"
+	"github.com/sendq/sendq/tasks"
+)
+
+type bundle struct {
+	mr  *miniredis.Miniredis
+	rdb *redis.Client
+	ins *asynq.Inspector
+}
+
+func setup(t *testing.T) (*producer.Producer, *bundle) {
+	t.Helper()
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { rdb.Close() })
+	p, err := producer.New(producer.Config{Redis: rdb})
+	require.NoError(t, err)
+	return p, &bundle{mr: mr, rdb: rdb, ins: asynq.NewInspectorFromRedisClient(rdb)}
+}
+
+func (b *bundle) pending(t *testing.T, queue string) int {
+	t.Helper()
+	info, err := b.ins.GetQueueInfo(queue)
+	if err != nil {
+		return 0
+	}
+	return info.Pending + info.Scheduled
+}
+
+func text(id string) tasks.Message {
+	return tasks.Message{ID: id, Channel: tasks.WhatsApp, Kind: tasks.KindText,
+		To: tasks.Recipient{Phone: "+65 9876 5432"}, Text: "hi"}
+}
+
+func TestSend(t *testing.T) {
+	ctx := context.Background()
+
+	t.Run("EnqueuesOnceAndRecordsQueued", func(t *testing.T) {
+		p, b := setup(t)
+		r, err := p.Send(ctx, text("m1"))
+		require.NoError(t, err)
+		require.Equal(t, producer.Receipt{ID: "m1", State: producer.StateQueued}, r)
+		r, err = p.Send(ctx, text("m1"))
+		require.NoError(t, err)
+		require.True(t, r.Duplicate)
+		require.Equal(t, 1, b.pending(t, keys.Queue("whatsapp", false)))
+		o, err := p.Status(ctx, "m1")
+		require.NoError(t, err)
+		require.Equal(t, producer.StateQueued, o.State)
+	})
+
+	t.Run("InvalidInputEnqueuesNothing", func(t *testing.T) {
+		p, b := setup(t)
+		m := text("m1")
+		m.To.Phone = "12"
+		_, err := p.Send(ctx, m)
+		var v *tasks.ValidationError
+		require.ErrorAs(t, err, &v)
+		require.Equal(t, "to.phone", v.Field)
+		require.Zero(t, b.pending(t, keys.Queue("whatsapp", false)))
+		require.Empty(t, b.mr.Keys(), "nothing at all is written")
+	})
+
+	t.Run("ScheduledAndEmptyIDGetsOne", func(t *testing.T) {
+		p, _ := setup(t)
+		m := text("")
+		m.NotBefore = time.Now().Add(time.Hour)
+		r, err := p.Send(ctx, m)
+		require.NoError(t, err)
+		require.Len(t, r.ID, 32)
+		require.Equal(t, producer.StateScheduled, r.State)
+	})
+
+	t.Run("CampaignMessagesGoToTheBulkLane", func(t *testing.T) {
+		p, b := setup(t)
+		m := text("m1")
+		m.Campaign = "c"
+		_, err := p.Send(ctx, m)
+		require.NoError(t, err)
+		require.Equal(t, 1, b.pending(t, keys.Queue("whatsapp", true)))
+		require.Zero(t, b.pending(t, keys.Queue("whatsapp", false)))
+	})
+
+	t.Run("UnknownStatusIsNotFound", func(t *testing.T) {
+		p, _ := setup(t)
+		_, err := p.Status(ctx, "nope")
+		require.ErrorIs(t, err, producer.ErrNotFound)
+	})
+}
+
+func TestCampaign(t *testing.T) {
+	ctx := context.Background()
+	rows := func(n int) []tasks.Message {
+		var ms []tasks.Message
+		for i := range n {
+			ms = append(ms, tasks.Message{Channel: tasks.WhatsApp, Kind: tasks.KindTemplate,
+				To:       tasks.Recipient{Phone: fmt.Sprintf("+6591%06d", i)},
+				Template: &tasks.Template{Name: "sale", Language: "en", Params: []string{"x"}}})
+		}
+		return ms
+	}
+
+	t.Run("StartAgainEnqueuesOnlyTheMissing", func(t *testing.T) {
+		p, b := setup(t)
+		all := rows(50)
+		rep, err := p.StartCampaign(ctx, "c1", append(all[:20:20], all[0]), producer.StartOptions{})
+		require.NoError(t, err)
+		require.Equal(t, 20, rep.Accepted)
+		require.Equal(t, 1, rep.Duplicates, "the same recipient twice in the file")
+		rep, err = p.StartCampaign(ctx, "c1", rows(50), producer.StartOptions{})
+		require.NoError(t, err)
+		require.Equal(t, 30, rep.Accepted)
+		require.Equal(t, 20, rep.Duplicates)
+		require.Equal(t, 50, b.pending(t, keys.Queue("whatsapp", true)))
+		c, err := p.CampaignStatus(ctx, "c1")
+		require.NoError(t, err)
+		require.Equal(t, 50, c.Total)
+		require.Equal(t, map[producer.State]int{producer.StateQueued: 50}, c.Counts)
+	})
+
+	t.Run("CancelTurnsEveryUnsentMessageCancelled", func(t *testing.T) {
+		p, _ := setup(t)
+		_, err := p.StartCampaign(ctx, "c1", rows(10), producer.StartOptions{})
+		require.NoError(t, err)
+		require.NoError(t, p.CancelCampaign(ctx, "c1"))
+		c, err := p.CampaignStatus(ctx, "c1")
+		require.NoError(t, err)
+		require.Equal(t, producer.CampaignState("cancelled"), c.State)
+		require.Equal(t, map[producer.State]int{producer.StateCancelled: 10}, c.Counts)
+		o, err := p.Status(ctx, producer.CampaignMessageID("c1", tasks.WhatsApp, tasks.Recipient{Phone: "6591000000"}))
+		require.NoError(t, err)
+		require.Equal(t, producer.StateCancelled, o.State)
+		_, err = p.StartCampaign(ctx, "c1", rows(10), producer.StartOptions{})
+		require.ErrorIs(t, err, producer.ErrCampaignCancelled)
+	})
+
+	t.Run("PauseAndResume", func(t *testing.T) {
+		p, _ := setup(t)
+		_, err := p.StartCampaign(ctx, "c1", rows(3), producer.StartOptions{})
+		require.NoError(t, err)
+		require.NoError(t, p.PauseCampaign(ctx, "c1"))
+		c, _ := p.CampaignStatus(ctx, "c1")
+		require.Equal(t, producer.CampaignState("paused"), c.State)
+		require.NoError(t, p.ResumeCampaign(ctx, "c1"))
+		c, _ = p.CampaignStatus(ctx, "c1")
+		require.Equal(t, producer.CampaignState("running"), c.State)
+		require.ErrorIs(t, p.PauseCampaign(ctx, "nope"), producer.ErrNotFound)
+	})
+}
