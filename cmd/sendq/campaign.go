@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/sendq/sendq/producer"
+	"github.com/sendq/sendq/tasks"
+)
+
+const campaignUsage = "usage: sendq campaign start --id ID --file F [--channel C] [--template NAME --language L | --text T | --media-url U --mime-type M] | status ID | pause ID | resume ID | cancel ID"
+
+// campaign runs `sendq campaign start|status|pause|resume|cancel`.
+func (a *app) campaign(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return usagef("%s", campaignUsage)
+	}
+	switch args[0] {
+	case "start":
+		return a.campaignStart(ctx, args[1:])
+	case "status":
+		return a.campaignStatus(ctx, args[1:])
+	case "pause", "resume", "cancel":
+		return a.campaignControl(ctx, args[0], args[1:])
+	}
+	return usagef("%s", campaignUsage)
+}
+
+func (a *app) campaignStart(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("campaign start", flag.ContinueOnError)
+	var mf messageFlags
+	mf.register(fs)
+	id := fs.String("id", "", "campaign id (required)")
+	file := fs.String("file", "", "CSV with a header row, or JSON Lines (.jsonl)")
+	asJSON := fs.Bool("json", false, "print a JSON object")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("campaign start takes no arguments, got %q", pos[0])
+	}
+	if *id == "" {
+		return usagef("--id (campaign): required")
+	}
+	if *file == "" {
+		return usagef("--file: required")
+	}
+	f, err := os.Open(*file)
+	if err != nil {
+		return fmt.Errorf("--file: %v", err)
+	}
+	defer f.Close()
+	ext := strings.ToLower(filepath.Ext(*file))
+	defaults := producer.Fields{Channel: mf.channel, Text: mf.text, MediaURL: mf.mediaURL, MimeType: mf.mimeType,
+		Caption: mf.caption, Template: mf.template, Language: mf.language, Params: mf.params, Buttons: mf.buttons, Elements: mf.elements}
+	rows, bad, err := producer.ReadCampaign(f, ext == ".jsonl" || ext == ".ndjson", defaults)
+	if err != nil {
+		return err
+	}
+	for _, b := range bad {
+		fmt.Fprintf(a.stderr, "sendq: %s: line %d: %v\n", *file, b.Line, b.Err)
+	}
+	if len(rows) == 0 {
+		return usagef("%s: no valid row (%d rejected)", *file, len(bad))
+	}
+	msgs := make([]tasks.Message, len(rows))
+	for i, r := range rows {
+		msgs[i] = r.Message
+	}
+	return a.withProducer(ctx, func(p *producer.Producer) error {
+		bar := newProgress(a.stderr, len(msgs), "enqueued")
+		start := time.Now()
+		rep, err := p.StartCampaign(ctx, *id, msgs, producer.StartOptions{Progress: bar.set})
+		bar.done()
+		if err != nil {
+			return err
+		}
+		elapsed := time.Since(start)
+		if *asJSON {
+			return json.NewEncoder(a.stdout).Encode(map[string]any{"id": rep.ID, "accepted": rep.Accepted,
+				"rejected": len(bad), "duplicates": rep.Duplicates})
+		}
+		fmt.Fprintf(a.stdout, "campaign %s: accepted %d, rejected %d, duplicates %d (%.0f msgs/s)\n",
+			rep.ID, rep.Accepted, len(bad), rep.Duplicates, float64(rep.Accepted+rep.Duplicates)/elapsed.Seconds())
+		return nil
+	})
+}
+
+func (a *app) campaignStatus(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("campaign status", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print a JSON object")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("usage: sendq campaign status ID [--json]")
+	}
+	return a.withProducer(ctx, func(p *producer.Producer) error {
+		c, err := p.CampaignStatus(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		counts := map[string]int{}
+		for st, n := range c.Counts {
+			counts[string(st)] = n
+		}
+		if *asJSON {
+			out := map[string]any{"id": c.ID, "state": c.State, "total": c.Total, "counts": counts,
+				"rate": c.Rate, "eta_seconds": int(c.ETA.Seconds())}
+			if c.Reason != "" {
+				out["reason"] = c.Reason
+			}
+			return json.NewEncoder(a.stdout).Encode(out)
+		}
+		var parts []string
+		for st, n := range counts {
+			parts = append(parts, fmt.Sprintf("%s=%d", st, n))
+		}
+		sort.Strings(parts)
+		fmt.Fprintf(a.stdout, "campaign %s: %s, %d messages: %s; %.1f msgs/s, eta %s\n", c.ID, c.State, c.Total,
+			strings.Join(parts, " "), c.Rate, c.ETA.Round(time.Second))
+		if c.Reason != "" {
+			fmt.Fprintf(a.stdout, "reason: %s\n", c.Reason)
+		}
+		return nil
+	})
+}
+
+func (a *app) campaignControl(ctx context.Context, verb string, args []string) error {
+	fs := flag.NewFlagSet("campaign "+verb, flag.ContinueOnError)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("usage: sendq campaign %s ID", verb)
+	}
+	return a.withProducer(ctx, func(p *producer.Producer) error {
+		var err error
+		switch verb {
+		case "pause":
+			err = p.PauseCampaign(ctx, pos[0])
+		case "resume":
+			err = p.ResumeCampaign(ctx, pos[0])
+		case "cancel":
+			err = p.CancelCampaign(ctx, pos[0])
+		}
+		if errors.Is(err, producer.ErrNotFound) {
+			return fmt.Errorf("campaign %q: not found", pos[0])
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stdout, "campaign %s: %sd\n", pos[0], strings.TrimSuffix(verb, "e"))
+		return nil
+	})
+}

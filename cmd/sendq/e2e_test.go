@@ -1,0 +1,251 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sendq/sendq/internal/redistest"
+	"github.com/sendq/sendq/producer"
+	"github.com/sendq/sendq/tasks"
+	"github.com/sendq/sendq/whautomate/whautomatetest"
+)
+
+// These tests run the real binary, as operators do: worker processes on one
+// Redis against the sandbox, killed and restarted. They take minutes (asynq
+// brings a killed worker's tasks back only after its 30 s lease and the next
+// recoverer pass), so -short skips them.
+
+var binary string
+
+func TestMain(m *testing.M) {
+	code := func() int {
+		dir, err := os.MkdirTemp("", "sendq-e2e-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		binary = filepath.Join(dir, "sendq")
+		out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "build sendq: %v\n%s", err, out)
+			return 1
+		}
+		return m.Run()
+	}()
+	os.Exit(code)
+}
+
+// fleet is a sandbox, a Redis database and the worker processes started on them.
+type fleet struct {
+	t        *testing.T
+	rdb      *redis.Client
+	redisURL string
+	sandbox  *whautomatetest.Server
+	producer *producer.Producer
+	env      []string
+}
+
+func newFleet(t *testing.T, slot int, opts whautomatetest.Options, env ...string) *fleet {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end test with real processes; skipped with -short")
+	}
+	rdb := redistest.Client(t, slot)
+	opts.APIKey = "e2e-key"
+	sb := whautomatetest.NewServer(opts)
+	t.Cleanup(sb.Close)
+	p, err := producer.New(producer.Config{Redis: rdb})
+	require.NoError(t, err)
+	url := redistest.URL(t, slot)
+	base := []string{
+		"PATH=" + os.Getenv("PATH"),
+		"REDIS_URL=" + url,
+		"WHAUTOMATE_BASE_URL=" + sb.URL(),
+		"WHAUTOMATE_API_KEY=e2e-key",
+		"SENDQ_HTTP_ADDR=",
+		"SENDQ_LOG_FORMAT=json",
+	}
+	return &fleet{t: t, rdb: rdb, redisURL: url, sandbox: sb, producer: p, env: append(base, env...)}
+}
+
+// start starts one `sendq worker` process; it is killed at the end of the test.
+func (f *fleet) start(name string) *exec.Cmd {
+	f.t.Helper()
+	cmd := exec.Command(binary, "worker")
+	cmd.Env = f.env
+	logf, err := os.Create(filepath.Join(f.t.TempDir(), name+".log"))
+	require.NoError(f.t, err)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	require.NoError(f.t, cmd.Start())
+	f.t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		logf.Close()
+		if f.t.Failed() {
+			b, _ := os.ReadFile(logf.Name())
+			f.t.Logf("%s log (last 3000 bytes):\n%s", name, tail(b, 3000))
+		}
+	})
+	return cmd
+}
+
+func tail(b []byte, n int) string {
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return string(b)
+}
+
+// enqueue sends n templates on ch to distinct contacts "<prefix>-<i>".
+func (f *fleet) enqueue(ch tasks.Channel, prefix string, n int) []string {
+	f.t.Helper()
+	ids := make([]string, n)
+	for i := range n {
+		m := tasks.Message{ID: fmt.Sprintf("%s-%05d", prefix, i), Channel: ch, Kind: tasks.KindTemplate,
+			To: tasks.Recipient{ContactID: fmt.Sprintf("%s-%05d", prefix, i)}}
+		switch ch {
+		case tasks.WhatsApp:
+			m.Template = &tasks.Template{Name: "t", Language: "en"}
+		case tasks.Telegram:
+			m.Template = &tasks.Template{Text: "hello"}
+		default:
+			m.Template = &tasks.Template{Elements: []tasks.Element{{Title: "hello"}}}
+		}
+		_, err := f.producer.Send(context.Background(), m)
+		require.NoError(f.t, err)
+		ids[i] = m.ID
+	}
+	return ids
+}
+
+// waitFinished waits until every id has a final state, and returns the
+// count of each state.
+func (f *fleet) waitFinished(ids []string, timeout time.Duration) map[producer.State]int {
+	f.t.Helper()
+	var counts map[producer.State]int
+	require.Eventually(f.t, func() bool {
+		counts = map[producer.State]int{}
+		done := true
+		for _, id := range ids {
+			o, err := f.producer.Status(context.Background(), id)
+			if err != nil {
+				counts["missing"]++
+				done = false
+				continue
+			}
+			counts[o.State]++
+			done = done && o.State.Terminal()
+		}
+		return done
+	}, timeout, 250*time.Millisecond, "not all finished: %v", counts)
+	return counts
+}
+
+// sendsPerRecipient counts the sandbox's accepted sends per recipient.
+func (f *fleet) sendsPerRecipient() map[string]int {
+	n := map[string]int{}
+	for _, s := range f.sandbox.Sent() {
+		n[s.Recipient]++
+	}
+	return n
+}
+
+// tally counts lost messages (never sent) and messages sent more than once.
+func (f *fleet) tally(ids []string) (lost, twice int) {
+	per := f.sendsPerRecipient()
+	for _, id := range ids {
+		switch c := per[id]; {
+		case c == 0:
+			lost++
+		case c > 1:
+			twice++
+		}
+	}
+	return lost, twice
+}
+
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	require.Eventually(t, cond, timeout, 20*time.Millisecond, what)
+}
+
+func TestKillAWorkerMidRunLosesNothing(t *testing.T) {
+	f := newFleet(t, 3, whautomatetest.Options{Latency: 50 * time.Millisecond},
+		"SENDQ_CONCURRENCY=20", "SENDQ_RATE_WHATSAPP=0", "SENDQ_PACE_WHATSAPP=0")
+	ids := f.enqueue(tasks.WhatsApp, "kill", 400)
+	a := f.start("worker-a")
+	waitFor(t, "a third sent", 60*time.Second, func() bool { return len(f.sandbox.Sent()) >= 130 })
+	require.NoError(t, a.Process.Signal(syscall.SIGKILL))
+	_ = a.Wait()
+	killedAt := time.Now()
+	f.start("worker-b")
+	counts := f.waitFinished(ids, 5*time.Minute)
+	lost, twice := f.tally(ids)
+	t.Logf("SIGKILL mid-run: %d messages, lost %d, sent twice %d, recovered in %v; states %v",
+		len(ids), lost, twice, time.Since(killedAt).Round(time.Second), counts)
+	require.Zero(t, lost)
+	require.Equal(t, len(ids), counts[producer.StateSent])
+}
+
+func TestSIGTERMDrainsAndSendsEachOnce(t *testing.T) {
+	f := newFleet(t, 4, whautomatetest.Options{Latency: 300 * time.Millisecond},
+		"SENDQ_CONCURRENCY=50", "SENDQ_RATE_WHATSAPP=0", "SENDQ_PACE_WHATSAPP=0", "SENDQ_SHUTDOWN_TIMEOUT=5s")
+	ids := f.enqueue(tasks.WhatsApp, "term", 1000)
+	a := f.start("worker-a")
+	waitFor(t, "some sent", 60*time.Second, func() bool { return len(f.sandbox.Sent()) >= 200 })
+	require.NoError(t, a.Process.Signal(syscall.SIGTERM))
+	stopped := time.Now()
+	exited := make(chan error, 1)
+	go func() { exited <- a.Wait() }()
+	select {
+	case err := <-exited:
+		require.NoError(t, err, "a clean exit")
+	case <-time.After(20 * time.Second):
+		t.Fatal("worker did not exit within its shutdown timeout")
+	}
+	t.Logf("SIGTERM: exited after %v", time.Since(stopped).Round(time.Millisecond))
+	f.start("worker-b")
+	counts := f.waitFinished(ids, 3*time.Minute)
+	lost, twice := f.tally(ids)
+	t.Logf("SIGTERM mid-run: %d messages, lost %d, sent twice %d; states %v", len(ids), lost, twice, counts)
+	require.Zero(t, lost)
+	require.Zero(t, twice, "a graceful shutdown sends nothing twice")
+}
+
+func TestRateLimitHeldAcrossThreeProcesses(t *testing.T) {
+	f := newFleet(t, 5, whautomatetest.Options{Latency: 5 * time.Millisecond},
+		"SENDQ_CONCURRENCY=50", "SENDQ_RATE_TELEGRAM=50/s", "SENDQ_PACE_TELEGRAM=0")
+	ids := f.enqueue(tasks.Telegram, "rate", 1500)
+	for i := range 3 {
+		f.start(fmt.Sprintf("worker-%d", i))
+	}
+	f.waitFinished(ids, 2*time.Minute)
+	var at []time.Time
+	for _, s := range f.sandbox.Sent() {
+		at = append(at, s.At)
+	}
+	require.Len(t, at, 1500)
+	sort.Slice(at, func(i, j int) bool { return at[i].Before(at[j]) })
+	worst := 0
+	for i, j := 0, 0; i < len(at); i++ {
+		for at[i].Sub(at[j]) >= time.Second {
+			j++
+		}
+		worst = max(worst, i-j+1)
+	}
+	span := at[len(at)-1].Sub(at[0])
+	rate := float64(len(at)-1) / span.Seconds()
+	t.Logf("3 processes at 50/s: %d sends over %v = %.2f/s; busiest 1-second window %d sends", len(at), span.Round(time.Millisecond), rate, worst)
+	require.LessOrEqual(t, worst, 51, "no 1-second window holds more than the limit (+1 for the window's edges)")
+}

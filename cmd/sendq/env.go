@@ -1,0 +1,190 @@
+package main
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sendq/sendq/ratelimit"
+	"github.com/sendq/sendq/tasks"
+)
+
+// env is the configuration read from the environment (INTERFACE.md), the
+// one place outside flags where sendq reads its settings.
+type env struct {
+	RedisURL      string
+	RedisURLSet   bool
+	BaseURL       string
+	APIKey        string
+	LocationID    string
+	HTTPAddr      string
+	Concurrency   int
+	Limits        map[tasks.Channel]ratelimit.Limit
+	Paces         map[tasks.Channel]ratelimit.Limit
+	WebhookToken  string
+	AdminToken    string
+	LogFormat     string
+	ShutdownAfter time.Duration
+	MaxAttempts   int
+	ReadOnlyUI    bool
+	CallbackURL   string
+	CallbackKey   string
+}
+
+// loadEnv reads the environment through getenv; errors name the variable.
+func loadEnv(lookup func(string) (string, bool)) (*env, error) {
+	get := func(k, def string) string {
+		if v, ok := lookup(k); ok {
+			return v
+		}
+		return def
+	}
+	e := &env{
+		RedisURL:     get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+		BaseURL:      get("WHAUTOMATE_BASE_URL", "https://api.whautomate.com"),
+		APIKey:       get("WHAUTOMATE_API_KEY", ""),
+		LocationID:   get("WHAUTOMATE_LOCATION_ID", ""),
+		HTTPAddr:     get("SENDQ_HTTP_ADDR", "127.0.0.1:8080"),
+		WebhookToken: get("SENDQ_WEBHOOK_TOKEN", ""),
+		AdminToken:   get("SENDQ_ADMIN_TOKEN", ""),
+		LogFormat:    get("SENDQ_LOG_FORMAT", "text"),
+		CallbackURL:  get("SENDQ_CALLBACK_URL", ""),
+		CallbackKey:  get("SENDQ_CALLBACK_SECRET", ""),
+		Limits:       map[tasks.Channel]ratelimit.Limit{},
+		Paces:        map[tasks.Channel]ratelimit.Limit{},
+	}
+	_, e.RedisURLSet = lookup("REDIS_URL")
+	var err error
+	if e.Concurrency, err = atoiEnv("SENDQ_CONCURRENCY", get("SENDQ_CONCURRENCY", "50"), 1); err != nil {
+		return nil, err
+	}
+	if e.MaxAttempts, err = atoiEnv("SENDQ_MAX_ATTEMPTS", get("SENDQ_MAX_ATTEMPTS", "10"), 1); err != nil {
+		return nil, err
+	}
+	if e.ShutdownAfter, err = time.ParseDuration(get("SENDQ_SHUTDOWN_TIMEOUT", "10s")); err != nil || e.ShutdownAfter <= 0 {
+		return nil, fmt.Errorf("SENDQ_SHUTDOWN_TIMEOUT: want a positive Go duration such as 10s")
+	}
+	e.ReadOnlyUI = get("SENDQ_MONITORING_READONLY", "true") != "false"
+	defaults := map[tasks.Channel][2]string{
+		tasks.WhatsApp:  {"80/s", "1/6s:3"},
+		tasks.Telegram:  {"30/s", "1/s"},
+		tasks.Instagram: {"300/s", "0"},
+		tasks.Messenger: {"300/s", "0"},
+	}
+	for _, ch := range tasks.Channels {
+		name := strings.ToUpper(string(ch))
+		for i, prefix := range []string{"SENDQ_RATE_", "SENDQ_PACE_"} {
+			k := prefix + name
+			l, err := ratelimit.ParseLimit(get(k, defaults[ch][i]))
+			if err != nil {
+				return nil, fmt.Errorf("%s: %v", k, err)
+			}
+			if i == 0 {
+				e.Limits[ch] = l
+			} else {
+				e.Paces[ch] = l
+			}
+		}
+	}
+	if e.LogFormat != "text" && e.LogFormat != "json" {
+		return nil, fmt.Errorf("SENDQ_LOG_FORMAT: want text or json, not %q", e.LogFormat)
+	}
+	return e, nil
+}
+
+func atoiEnv(name, v string, least int) (int, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < least {
+		return 0, fmt.Errorf("%s: want a whole number of at least %d, not %q", name, least, v)
+	}
+	return n, nil
+}
+
+// redisClient opens the Redis named by a REDIS_URL: redis://, rediss://,
+// redis-sentinel://[:pw@]h:p[,h:p]/db?master=NAME or redis-cluster://h:p[,h:p].
+// poolSize 0 keeps go-redis's default.
+func redisClient(raw string, poolSize int) (redis.UniversalClient, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, errors.New("REDIS_URL: not a URL")
+	}
+	switch u.Scheme {
+	case "redis", "rediss":
+		opt, err := redis.ParseURL(raw)
+		if err != nil {
+			return nil, fmt.Errorf("REDIS_URL: %v", err)
+		}
+		if poolSize > 0 {
+			opt.PoolSize = poolSize
+		}
+		return redis.NewClient(opt), nil
+	case "redis-sentinel":
+		addrs, err := hostList(u)
+		if err != nil {
+			return nil, err
+		}
+		master := u.Query().Get("master")
+		if master == "" {
+			return nil, errors.New("REDIS_URL: redis-sentinel:// needs ?master=NAME")
+		}
+		db, err := dbNumber(u)
+		if err != nil {
+			return nil, err
+		}
+		pw, _ := u.User.Password()
+		return redis.NewFailoverClient(&redis.FailoverOptions{
+			MasterName: master, SentinelAddrs: addrs, Password: pw, DB: db, PoolSize: poolSize,
+			SentinelPassword: u.Query().Get("sentinel_password"),
+		}), nil
+	case "redis-cluster":
+		addrs, err := hostList(u)
+		if err != nil {
+			return nil, err
+		}
+		pw, _ := u.User.Password()
+		opt := &redis.ClusterOptions{Addrs: addrs, Password: pw, PoolSize: poolSize}
+		if u.Query().Get("tls") == "true" {
+			opt.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+		return redis.NewClusterClient(opt), nil
+	}
+	return nil, fmt.Errorf("REDIS_URL: scheme %q: want redis, rediss, redis-sentinel or redis-cluster", u.Scheme)
+}
+
+func hostList(u *url.URL) ([]string, error) {
+	var addrs []string
+	for _, h := range strings.Split(u.Host, ",") {
+		if h = strings.TrimSpace(h); h == "" {
+			continue
+		}
+		if !strings.Contains(h, ":") {
+			h += ":26379"
+			if u.Scheme == "redis-cluster" {
+				h = strings.TrimSuffix(h, ":26379") + ":6379"
+			}
+		}
+		addrs = append(addrs, h)
+	}
+	if len(addrs) == 0 {
+		return nil, errors.New("REDIS_URL: no host")
+	}
+	return addrs, nil
+}
+
+func dbNumber(u *url.URL) (int, error) {
+	p := strings.Trim(u.Path, "/")
+	if p == "" {
+		return 0, nil
+	}
+	db, err := strconv.Atoi(p)
+	if err != nil || db < 0 {
+		return 0, fmt.Errorf("REDIS_URL: database %q is not a number", p)
+	}
+	return db, nil
+}

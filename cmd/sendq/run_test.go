@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/sendq/sendq/internal/redistest"
+)
+
+// sendq runs the command as main does, with env as the whole environment,
+// and returns the exit code, stdout and stderr.
+func sendq(t *testing.T, env map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	err := run(context.Background(), args, lookup, strings.NewReader(""), &out, &errb)
+	code := exitCode(err, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestSendRejectsBadInputBeforeEnqueuing(t *testing.T) {
+	rdb := redistest.Client(t, 2)
+	env := map[string]string{"REDIS_URL": redistest.URL(t, 2)}
+	long := strings.Repeat("x", 4097)
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		field string
+	}{
+		{"MissingChannel", []string{"--contact-id", "c1", "--text", "hi"}, "--channel"},
+		{"UnknownChannel", []string{"--channel", "sms", "--contact-id", "c1", "--text", "hi"}, "--channel"},
+		{"TwoRecipientForms", []string{"--channel", "whatsapp", "--contact-id", "c1", "--phone", "+6598765432", "--text", "hi"}, "--contact-id/--client-id/--phone"},
+		{"NoRecipient", []string{"--channel", "whatsapp", "--text", "hi"}, "--contact-id/--client-id/--phone"},
+		{"BadPhone", []string{"--channel", "whatsapp", "--phone", "12ab", "--text", "hi"}, "--phone"},
+		{"TextOverTheLimit", []string{"--channel", "whatsapp", "--contact-id", "c1", "--text", long}, "--text"},
+		{"HTTPMediaURL", []string{"--channel", "whatsapp", "--contact-id", "c1", "--media-url", "http://example.com/a.jpg", "--mime-type", "image/jpeg"}, "--media-url"},
+		{"TwoKindsAtOnce", []string{"--channel", "whatsapp", "--contact-id", "c1", "--text", "hi", "--template", "t", "--language", "en"}, "--text/--media-url/--template"},
+		{"NoContent", []string{"--channel", "whatsapp", "--contact-id", "c1"}, "--text/--media-url/--template"},
+		{"TelegramCaptionTooLong", []string{"--channel", "telegram", "--contact-id", "c1", "--media-url", "https://e.com/a.jpg", "--mime-type", "image/jpeg", "--caption", strings.Repeat("c", 1025)}, "--caption"},
+		{"TemplateWithoutLanguage", []string{"--channel", "whatsapp", "--contact-id", "c1", "--template", "t"}, "--language"},
+		{"BadAt", []string{"--channel", "whatsapp", "--contact-id", "c1", "--text", "hi", "--at", "tomorrow"}, "--at"},
+		{"BadExpiresIn", []string{"--channel", "whatsapp", "--contact-id", "c1", "--text", "hi", "--expires-in", "soon"}, "--expires-in"},
+		{"UnknownFlag", []string{"--channel", "whatsapp", "--colour", "red"}, "--colour"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, stderr := sendq(t, env, append([]string{"send"}, tc.args...)...)
+			require.Equal(t, 2, code, stderr)
+			require.Empty(t, out)
+			require.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
+			require.True(t, strings.HasPrefix(stderr, "sendq: "+tc.field), "names %s: %q", tc.field, stderr)
+			require.Zero(t, rdb.DBSize(context.Background()).Val(), "nothing enqueued")
+		})
+	}
+}
+
+func TestSendAndStatus(t *testing.T) {
+	redistest.Client(t, 2)
+	env := map[string]string{"REDIS_URL": redistest.URL(t, 2)}
+
+	code, out, stderr := sendq(t, env, "send", "--channel", "WhatsApp", "--phone", "+65 9876 5432", "--text", "hi", "--id", "order-1", "--json")
+	require.Equal(t, 0, code, stderr)
+	var r struct{ ID, State string }
+	require.NoError(t, json.Unmarshal([]byte(out), &r))
+	require.Equal(t, "order-1", r.ID)
+	require.Equal(t, "queued", r.State)
+
+	code, out, _ = sendq(t, env, "send", "--channel", "whatsapp", "--phone", "+6598765432", "--text", "hi again", "--id", "order-1")
+	require.Equal(t, 0, code)
+	require.Equal(t, "order-1\n", out, "the same id prints the first one's id")
+
+	// Flags may stand after the positional argument.
+	code, out, stderr = sendq(t, env, "status", "order-1", "--json")
+	require.Equal(t, 0, code, stderr)
+	var o map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &o))
+	require.Equal(t, "order-1", o["id"])
+	require.Equal(t, "whatsapp", o["channel"])
+	require.Equal(t, "text", o["kind"])
+	require.Equal(t, "queued", o["state"])
+	require.NotContains(t, o, "sent_at", "fields without a value are omitted")
+
+	code, _, stderr = sendq(t, env, "status", "nope")
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "not found")
+
+	code, _, stderr = sendq(t, map[string]string{"REDIS_URL": "redis://127.0.0.1:1/0"}, "status", "x")
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "redis unreachable")
+}
+
+func TestUsage(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"NoCommand", nil, nil, "no command"},
+		{"UnknownCommand", nil, []string{"fly"}, `unknown command "fly"`},
+		{"WorkerNeedsKey", nil, []string{"worker"}, "WHAUTOMATE_API_KEY"},
+		{"BadRate", map[string]string{"SENDQ_RATE_WHATSAPP": "fast"}, []string{"status", "x"}, "SENDQ_RATE_WHATSAPP"},
+		{"BadRedisScheme", map[string]string{"REDIS_URL": "mysql://x"}, []string{"status", "x"}, "REDIS_URL"},
+		{"SentinelWithoutMaster", map[string]string{"REDIS_URL": "redis-sentinel://h:26379/0"}, []string{"status", "x"}, "master"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := sendq(t, tc.env, tc.args...)
+			require.Equal(t, 2, code)
+			require.Contains(t, stderr, tc.want)
+		})
+	}
+}

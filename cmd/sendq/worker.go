@@ -1,0 +1,269 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sendq/sendq/whautomate"
+	"github.com/sendq/sendq/worker"
+)
+
+// workerSetup is what `sendq worker` and `sendq demo` run: a worker, its HTTP
+// server and what they share.
+type workerSetup struct {
+	rdb      redis.UniversalClient
+	api      worker.API
+	httpAddr string
+	// listener, when set, is used instead of listening on httpAddr.
+	listener net.Listener
+}
+
+func (a *app) worker(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	if pos, err := parse(fs, args); err != nil {
+		return err
+	} else if len(pos) > 0 {
+		return usagef("worker takes no arguments")
+	}
+	if a.env.APIKey == "" {
+		return usagef("WHAUTOMATE_API_KEY: required by sendq worker")
+	}
+	api, err := a.apiClient()
+	if err != nil {
+		return err
+	}
+	rdb, err := a.redis(ctx, 4*a.env.Concurrency+32)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	a.checkRedis(ctx, rdb)
+	return a.runWorker(ctx, workerSetup{rdb: rdb, api: api, httpAddr: a.env.HTTPAddr}, nil)
+}
+
+func (a *app) apiClient() (*whautomate.Client, error) {
+	c, err := whautomate.New(whautomate.Config{BaseURL: a.env.BaseURL, APIKey: a.env.APIKey, LocationID: a.env.LocationID})
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	return c, nil
+}
+
+// checkRedis warns about Redis settings that put messages at risk, and
+// refuses a Redis too old for asynq.
+func (a *app) checkRedis(ctx context.Context, rdb redis.UniversalClient) {
+	info, err := rdb.Info(ctx, "server").Result()
+	if err == nil {
+		if v := infoField(info, "redis_version"); v != "" && versionLess(v, "6.2") {
+			a.log.Error("Redis is older than 6.2, which asynq needs", "redis_version", v)
+		}
+	}
+	cfg, err := rdb.ConfigGet(ctx, "maxmemory-policy").Result()
+	if err == nil {
+		if p := cfg["maxmemory-policy"]; p != "" && p != "noeviction" {
+			a.log.Warn("Redis maxmemory-policy is not noeviction: under memory pressure Redis may DROP queued messages; set maxmemory-policy noeviction",
+				"maxmemory_policy", p)
+		}
+	}
+}
+
+func infoField(info, name string) string {
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+":"); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+func versionLess(v, than string) bool {
+	a, b := strings.Split(v, "."), strings.Split(than, ".")
+	for i := 0; i < len(b); i++ {
+		x, y := 0, 0
+		if i < len(a) {
+			x, _ = strconv.Atoi(a[i])
+		}
+		y, _ = strconv.Atoi(b[i])
+		if x != y {
+			return x < y
+		}
+	}
+	return false
+}
+
+// runWorker runs a worker and its HTTP server until ctx is done. ready, when
+// set, is called once both are up.
+func (a *app) runWorker(ctx context.Context, s workerSetup, ready func(*worker.Worker, string)) error {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics, err := worker.NewMetrics(reg)
+	if err != nil {
+		return err
+	}
+	reg.MustRegister(worker.NewCollector(s.rdb, a.log))
+	w, err := worker.New(worker.Config{
+		Redis:           s.rdb,
+		API:             s.api,
+		Concurrency:     a.env.Concurrency,
+		Limits:          a.env.Limits,
+		RecipientLimits: a.env.Paces,
+		MaxAttempts:     a.env.MaxAttempts,
+		ShutdownTimeout: a.env.ShutdownAfter,
+		Logger:          a.log,
+		Metrics:         metrics,
+	})
+	if err != nil {
+		return err
+	}
+
+	addr := ""
+	var srv *http.Server
+	httpDone := make(chan error, 1)
+	if s.listener != nil || s.httpAddr != "" {
+		ln := s.listener
+		if ln == nil {
+			if ln, err = net.Listen("tcp", s.httpAddr); err != nil {
+				return fmt.Errorf("SENDQ_HTTP_ADDR %s: %v", s.httpAddr, err)
+			}
+		}
+		addr = ln.Addr().String()
+		mon := worker.NewMonitoring(urlConn{a.env.RedisURL}, a.env.ReadOnlyUI)
+		defer mon.Close()
+		srv = &http.Server{
+			Handler: worker.NewHTTPHandler(worker.HTTPConfig{
+				Redis: s.rdb, Worker: w, WebhookToken: a.env.WebhookToken, AdminToken: a.env.AdminToken,
+				Gatherer: reg, Monitoring: mon,
+			}),
+			ReadHeaderTimeout: 10 * time.Second,
+		}
+		go func() { httpDone <- srv.Serve(ln) }()
+		a.log.Info("http server listening", "addr", addr)
+	}
+
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	runDone := make(chan error, 1)
+	go func() { runDone <- w.Run(wctx) }()
+	if ready != nil {
+		ready(w, addr)
+	}
+	var runErr error
+	select {
+	case runErr = <-runDone:
+	case err := <-httpDone:
+		cancel()
+		runErr = errors.Join(fmt.Errorf("http server: %w", err), <-runDone)
+	}
+	if srv != nil {
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = srv.Shutdown(sctx)
+		scancel()
+	}
+	return runErr
+}
+
+// urlConn makes asynq (and so asynqmon) open its own client on REDIS_URL.
+type urlConn struct{ url string }
+
+// MakeRedisClient implements asynq.RedisConnOpt.
+func (u urlConn) MakeRedisClient() any {
+	c, err := redisClient(u.url, 0)
+	if err != nil {
+		panic(err) // the URL was checked before: cannot happen
+	}
+	return c
+}
+
+var _ asynq.RedisConnOpt = urlConn{}
+
+func (a *app) messages(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("messages", flag.ContinueOnError)
+	page := fs.Int("page", 1, "page, from 1")
+	limit := fs.Int("limit", 20, "page size")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || strings.TrimSpace(pos[0]) == "" {
+		return usagef("usage: sendq messages CONTACT_ID [--page N] [--limit N] [--json]")
+	}
+	if *page < 1 || *limit < 1 {
+		return usagef("--page and --limit: want whole numbers of at least 1")
+	}
+	if a.env.APIKey == "" {
+		return usagef("WHAUTOMATE_API_KEY: required by sendq messages")
+	}
+	api, err := a.apiClient()
+	if err != nil {
+		return err
+	}
+	res, err := api.Messages(ctx, pos[0], *page, *limit)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return json.NewEncoder(a.stdout).Encode(res.Messages)
+	}
+	for _, m := range res.Messages {
+		dir := "out"
+		if m.Incoming {
+			dir = "in"
+		}
+		fmt.Fprintf(a.stdout, "%s\t%s\t%s\t%s\t%s\t%s\n", m.Timestamp.Format(time.RFC3339), dir, m.Channel, m.Type, m.Status, m.Text)
+	}
+	return nil
+}
+
+func (a *app) dashboard(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("dashboard", flag.ContinueOnError)
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	if a.env.HTTPAddr == "" {
+		return usagef("SENDQ_HTTP_ADDR: the dashboard needs an address")
+	}
+	rdb, err := a.redis(ctx, 0)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(worker.NewCollector(rdb, a.log))
+	mon := worker.NewMonitoring(urlConn{a.env.RedisURL}, a.env.ReadOnlyUI)
+	defer mon.Close()
+	srv := &http.Server{
+		Addr: a.env.HTTPAddr,
+		Handler: worker.NewHTTPHandler(worker.HTTPConfig{Redis: rdb, AdminToken: a.env.AdminToken,
+			Gatherer: reg, Monitoring: mon}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	ln, err := net.Listen("tcp", a.env.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("SENDQ_HTTP_ADDR %s: %v", a.env.HTTPAddr, err)
+	}
+	a.log.Info("dashboard listening", "addr", ln.Addr().String(), "ui", "/monitoring/", "metrics", "/metrics")
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	case err := <-done:
+		return err
+	}
+}

@@ -1,0 +1,501 @@
+package worker
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/sendq/sendq/internal/keys"
+	"github.com/sendq/sendq/internal/outcome"
+	"github.com/sendq/sendq/internal/session"
+	"github.com/sendq/sendq/ratelimit"
+	"github.com/sendq/sendq/tasks"
+	"github.com/sendq/sendq/whautomate"
+)
+
+// handle is the chain every message goes through: decode → expiry → claim
+// (finished? campaign cancelled or paused? another run sending it?) → session
+// window → rate limit → API call → classify → record.
+//
+// Its result tells asynq what to do: nil (done), a deferral (come back later,
+// no attempt used), a failure (retry with backoff) or SkipRetry (failed for
+// good). The outcome record is written before the result is returned.
+func (w *Worker) handle(ctx context.Context, t *asynq.Task) error {
+	start := w.now()
+	m, err := tasks.DecodeTask(t.Type(), t.Payload())
+	if err != nil {
+		return w.undecodable(ctx, t, err)
+	}
+	log := w.log.With("message_id", m.ID, "channel", string(m.Channel), "kind", string(m.Kind))
+	if m.Campaign != "" {
+		log = log.With("campaign", m.Campaign)
+	}
+	j := &job{w: w, m: m, log: log, token: newToken(), start: start}
+	err = j.run(ctx)
+	w.m.observeHandled(m, j.result, w.now().Sub(start))
+	return err
+}
+
+// job is one run of the handler for one message.
+type job struct {
+	w      *Worker
+	m      *tasks.Message
+	log    *slog.Logger
+	token  string // names this run's send lease
+	start  time.Time
+	result string // what the run came to, for metrics
+}
+
+func (j *job) run(ctx context.Context) error {
+	w, m := j.w, j.m
+	now := w.now()
+
+	if exp := j.expiresAt(); !now.Before(exp) {
+		return j.expire(ctx, now)
+	}
+	if d := m.NotBefore.Sub(now); d > time.Second {
+		j.result = "early"
+		return deferFor(d, "scheduled")
+	}
+
+	claim, err := w.outcomes.Claim(ctx, m, j.token, j.lease(), order(m), j.member(), now)
+	if err != nil {
+		return j.redisDown(err)
+	}
+	switch claim.Status {
+	case outcome.AlreadyDone:
+		j.result = "duplicate"
+		return nil
+	case outcome.CampaignCancel:
+		j.result = "cancelled"
+		return nil
+	case outcome.CampaignPaused:
+		j.result = "paused"
+		return deferFor(w.cfg.Recheck, "campaign paused")
+	case outcome.Busy:
+		j.result = "busy"
+		return deferFor(claim.Wait, "another worker is sending it")
+	}
+
+	if w.sessions.Applies(m) {
+		if err := j.checkWindow(ctx, now); err != nil {
+			return err
+		}
+	}
+	if err := j.waitForSlot(ctx); err != nil {
+		return err
+	}
+	if claim.Ambiguous {
+		if sent, err := j.alreadySent(ctx); sent || err != nil {
+			return err
+		}
+	}
+	return j.send(ctx, claim.Attempts)
+}
+
+// expiresAt is the message's expiry, or its creation plus the default.
+func (j *job) expiresAt() time.Time {
+	if !j.m.ExpiresAt.IsZero() {
+		return j.m.ExpiresAt
+	}
+	created := j.m.CreatedAt
+	if created.IsZero() {
+		created = j.start
+	}
+	return created.Add(j.w.cfg.DefaultExpiry)
+}
+
+// lease covers the longest a run may hold a message: a limiter wait, the
+// window probe and the API call, with a margin.
+func (j *job) lease() time.Duration {
+	return j.w.cfg.MaxBlock + 2*j.w.cfg.SendTimeout + 5*time.Second
+}
+
+func (j *job) expire(ctx context.Context, now time.Time) error {
+	j.result = "expired"
+	if _, err := j.w.outcomes.Finish(ctx, j.m, "", outcome.Result{State: outcome.Expired, Error: "not sent before it expired"}, now); err != nil {
+		return j.redisDown(err)
+	}
+	j.log.Info("message expired")
+	return nil
+}
+
+// checkWindow applies the session rule: with the window known closed the
+// message is parked without an API call; unknown for a contact id, the
+// contact's latest messages are asked; otherwise the send is tried.
+func (j *job) checkWindow(ctx context.Context, now time.Time) error {
+	w, m := j.w, j.m
+	st, err := w.sessions.Lookup(ctx, m, now)
+	if err != nil {
+		return j.release(ctx, err)
+	}
+	if st == session.Unknown && m.To.ContactID != "" {
+		st = j.probeWindow(ctx, now)
+	}
+	if st != session.Closed {
+		return nil
+	}
+	return j.park(ctx, 0, "waiting for the contact's 24-hour window")
+}
+
+// probeWindow asks the contact's latest messages for the last inbound one and
+// records what it finds. On any error the window stays unknown (the send is
+// tried and its answer decides).
+func (j *job) probeWindow(ctx context.Context, now time.Time) session.Status {
+	w, m := j.w, j.m
+	pctx, cancel := context.WithTimeout(ctx, w.cfg.SendTimeout)
+	defer cancel()
+	page, err := w.api.Messages(pctx, m.To.ContactID, 1, 25)
+	if err != nil {
+		j.log.Debug("window probe failed", "error", err)
+		return session.Unknown
+	}
+	if in, ok := latestIncoming(page, m.Channel); ok {
+		if err := w.sessions.RecordInbound(ctx, m.Channel, m.To.ContactID, "", in.Timestamp); err != nil {
+			return session.Unknown
+		}
+		if now.Before(in.Timestamp.Add(w.sessions.Window(m.Channel))) {
+			return session.Open
+		}
+		return session.Closed
+	}
+	if len(page.Messages) == 0 {
+		return session.Unknown // a contact with no history: let the send decide
+	}
+	_ = w.sessions.RecordClosed(ctx, m, now)
+	return session.Closed
+}
+
+// latestIncoming is the contact's newest inbound message on ch: a message on
+// another channel says nothing of this channel's window.
+func latestIncoming(page *whautomate.MessagePage, ch tasks.Channel) (whautomate.Message, bool) {
+	var best whautomate.Message
+	found := false
+	for _, pm := range page.Messages {
+		if !pm.Incoming || pm.Timestamp.IsZero() || (pm.Channel != "" && pm.Channel != string(ch)) {
+			continue
+		}
+		if !found || pm.Timestamp.After(best.Timestamp) {
+			best, found = pm, true
+		}
+	}
+	return best, found
+}
+
+// park sets the message aside until its contact writes (or a re-check, or
+// its expiry), unless the window opened meanwhile.
+func (j *job) park(ctx context.Context, calls int, reason string) error {
+	w, m := j.w, j.m
+	now := w.now()
+	sessions, waiting := session.Waits(m.Channel, m.To)
+	waits := make([]outcome.Wait, len(sessions))
+	for i := range sessions {
+		waits[i] = outcome.Wait{Session: sessions[i], Waiting: waiting[i]}
+	}
+	opened, err := w.outcomes.Park(ctx, m, j.token, outcome.WaitingSession, reason, calls,
+		w.sessions.Window(m.Channel), waits, order(m), j.member(), now)
+	if err != nil {
+		return j.redisDown(err)
+	}
+	if opened {
+		return nil // the contact wrote meanwhile: go on and send
+	}
+	j.result = "waiting_session"
+	j.log.Info("message waits for the session window")
+	return deferFor(j.recheckIn(now), "waiting_session: "+reason)
+}
+
+// recheckIn is when a parked message is looked at again if nothing releases
+// it: at its expiry, or after Recheck, whichever comes first.
+func (j *job) recheckIn(now time.Time) time.Duration {
+	return max(min(j.w.cfg.Recheck, j.expiresAt().Sub(now)), 0)
+}
+
+// waitForSlot applies the channel's and the recipient's rate limits and any
+// cool-down: a short wait is spent here, a long one reschedules the message.
+func (j *job) waitForSlot(ctx context.Context) error {
+	w, m := j.w, j.m
+	req := ratelimit.Request{
+		Key:            string(m.Channel),
+		Limit:          w.cfg.Limits[m.Channel],
+		Recipient:      m.To.Key(),
+		RecipientLimit: w.cfg.RecipientLimits[m.Channel],
+	}
+	for range 3 {
+		r, err := w.limiter.Reserve(ctx, req)
+		if err != nil {
+			return j.release(ctx, err)
+		}
+		if !r.OK {
+			j.result = "rate_limited"
+			w.m.observeWait(m.Channel, r.Reason, r.Delay)
+			if err := j.giveBack(ctx); err != nil {
+				return err
+			}
+			return deferFor(r.Delay, "rate limit: "+r.Reason)
+		}
+		if r.Delay <= 0 {
+			return nil
+		}
+		w.m.observeWait(m.Channel, r.Reason, r.Delay)
+		if err := sleep(ctx, r.Delay); err != nil {
+			return j.release(ctx, err)
+		}
+		// A 429 may have started a cool-down while this run slept.
+		left, _, err := w.limiter.CooldownLeft(ctx, req.Key, req.Recipient)
+		if err != nil {
+			return j.release(ctx, err)
+		}
+		if left <= 0 {
+			return nil
+		}
+		if left > w.cfg.MaxBlock {
+			j.result = "rate_limited"
+			if err := j.giveBack(ctx); err != nil {
+				return err
+			}
+			return deferFor(left, "cool-down")
+		}
+		if err := sleep(ctx, left); err != nil {
+			return j.release(ctx, err)
+		}
+	}
+	return nil
+}
+
+// alreadySent looks, after an earlier run died mid-send, for the message
+// among the contact's latest outgoing messages (possible for a contact-id
+// recipient only): found, it is recorded sent and not sent again.
+func (j *job) alreadySent(ctx context.Context) (bool, error) {
+	w, m := j.w, j.m
+	if m.To.ContactID == "" || m.Kind != tasks.KindText {
+		w.m.ambiguous("resent")
+		j.log.Warn("an earlier attempt may have sent this message; sending again (at-least-once)")
+		return false, nil
+	}
+	pctx, cancel := context.WithTimeout(ctx, w.cfg.SendTimeout)
+	defer cancel()
+	page, err := w.api.Messages(pctx, m.To.ContactID, 1, 50)
+	if err != nil {
+		w.m.ambiguous("resent")
+		j.log.Warn("could not check whether an earlier attempt sent this message; sending again", "error", err)
+		return false, nil
+	}
+	for _, pm := range page.Messages {
+		if !pm.Incoming && pm.Text == m.Text && !pm.Timestamp.Before(m.CreatedAt.Add(-time.Minute)) {
+			w.m.ambiguous("found")
+			j.result = "sent"
+			_, err := w.outcomes.Finish(ctx, m, j.token, outcome.Result{State: outcome.Sent, UpstreamID: pm.ID, Error: ""}, w.now())
+			if err != nil {
+				return true, j.redisDown(err)
+			}
+			j.log.Info("an earlier attempt had sent this message; not sending again")
+			return true, nil
+		}
+	}
+	w.m.ambiguous("resent")
+	return false, nil
+}
+
+// send calls the API and records what came of it.
+func (j *job) send(ctx context.Context, attempts int) error {
+	w, m := j.w, j.m
+	// The call runs to its own timeout even when shutdown cancels ctx: a send
+	// cut off half way is ambiguous, a finished one is recorded.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.SendTimeout)
+	callStart := w.now()
+	res, err := w.api.Send(sctx, m)
+	cancel()
+	class := whautomate.Classify(err)
+	w.m.observeCall(m.Channel, class, w.now().Sub(callStart))
+	j.result = class.String()
+	attempt := attempts + 1
+	log := j.log.With("attempt", attempt)
+
+	switch class {
+	case whautomate.Sent:
+		upstream := ""
+		if res != nil {
+			upstream = res.ID
+		}
+		return j.finish(ctx, outcome.Result{State: outcome.Sent, Calls: 1, UpstreamID: upstream, Error: ""})
+
+	case whautomate.Permanent:
+		log.Warn("message failed", "error", err)
+		if ferr := j.finish(ctx, outcome.Result{State: outcome.Failed, Calls: 1, Error: errText(err)}); ferr != nil {
+			return ferr
+		}
+		return fmt.Errorf("%w: %v", asynq.SkipRetry, err)
+
+	case whautomate.SessionClosed:
+		if err := w.sessions.RecordClosed(ctx, m, w.now()); err != nil {
+			return j.release(ctx, err)
+		}
+		return j.park(ctx, 1, "the upstream refused it as outside the 24-hour window")
+
+	case whautomate.RateLimited:
+		d := whautomate.RetryAfter(err)
+		if d <= 0 {
+			d = time.Second
+		}
+		if cerr := w.limiter.Cooldown(ctx, string(m.Channel), "", d); cerr != nil {
+			return j.release(ctx, cerr)
+		}
+		log.Warn("rate limited by the upstream; channel cooling down", "retry_in", d)
+		return j.retryLater(ctx, d, "rate limited by the upstream", err)
+
+	case whautomate.RecipientRateLimited:
+		d, perr := w.limiter.PenalizeRecipient(ctx, string(m.Channel), m.To.Key())
+		if perr != nil {
+			return j.release(ctx, perr)
+		}
+		log.Warn("pair rate limit hit; backing off this recipient", "retry_in", d)
+		return j.retryLater(ctx, d, "recipient rate limited", err)
+
+	case whautomate.Configuration, whautomate.AccountBlocked:
+		if cerr := w.limiter.Cooldown(ctx, string(m.Channel), "", w.cfg.Hold); cerr != nil {
+			return j.release(ctx, cerr)
+		}
+		w.m.held(m.Channel, class)
+		log.Error("the upstream refused the account or key; holding the channel (messages wait, none fail)",
+			"class", class.String(), "retry_in", w.cfg.Hold, "error", err)
+		return j.retryLater(ctx, w.cfg.Hold, class.String(), err)
+
+	default: // transient
+		// asynq's retry count is the number of failed runs so far: only
+		// transient failures (and crashes) count, never waits.
+		failures := 1
+		if n, ok := asynq.GetRetryCount(ctx); ok {
+			failures += n
+		}
+		if failures >= w.cfg.MaxAttempts {
+			log.Warn("message failed after its last attempt", "error", err, "failures", failures)
+			if ferr := j.finish(ctx, outcome.Result{State: outcome.Failed, Calls: 1,
+				Error: fmt.Sprintf("gave up after %d failed attempts: %s", failures, errText(err))}); ferr != nil {
+				return ferr
+			}
+			return fmt.Errorf("%w: %v", asynq.SkipRetry, err)
+		}
+		log.Info("transient failure; will retry", "error", err)
+		if _, ferr := w.outcomes.Park(ctx, m, j.token, outcome.Retrying, errText(err), 1, 0, nil, 0, "", w.now()); ferr != nil {
+			return j.redisDown(ferr)
+		}
+		return fmt.Errorf("transient: %w", err)
+	}
+}
+
+// retryLater records a call that did not count against the attempts and
+// brings the message back after d.
+func (j *job) retryLater(ctx context.Context, d time.Duration, reason string, cause error) error {
+	if _, err := j.w.outcomes.Park(ctx, j.m, j.token, outcome.Retrying, reason+": "+errText(cause), 1, 0, nil, 0, "", j.w.now()); err != nil {
+		return j.redisDown(err)
+	}
+	return deferFor(d, reason)
+}
+
+func (j *job) finish(ctx context.Context, r outcome.Result) error {
+	if _, err := j.w.outcomes.Finish(ctx, j.m, j.token, r, j.w.now()); err != nil {
+		// The API answered but Redis did not take the record: the lease stays
+		// until it ends, the next run finds it ambiguous and checks.
+		return j.redisDown(err)
+	}
+	if r.State == outcome.Sent {
+		j.log.Debug("message sent")
+	}
+	return nil
+}
+
+// giveBack returns the send lease without changing anything else.
+func (j *job) giveBack(ctx context.Context) error {
+	if _, err := j.w.outcomes.Park(ctx, j.m, j.token, "", outcome.KeepError, 0, 0, nil, 0, "", j.w.now()); err != nil {
+		return j.redisDown(err)
+	}
+	return nil
+}
+
+// release gives the lease back after an error before any API call, and
+// returns the error as a failure so that asynq retries.
+func (j *job) release(ctx context.Context, cause error) error {
+	if errors.Is(cause, context.Canceled) {
+		// Shutting down before the call: nothing happened, try again soon.
+		_ = j.giveBack(context.WithoutCancel(ctx))
+		j.result = "shutdown"
+		return deferFor(0, "worker shut down")
+	}
+	_ = j.giveBack(ctx)
+	return j.redisDown(cause)
+}
+
+// redisDown reports a failure to reach Redis. asynq retries the task (its
+// state in Redis is as reachable as ours).
+func (j *job) redisDown(err error) error {
+	j.result = "redis_error"
+	j.log.Error("redis error", "error", err)
+	return fmt.Errorf("redis: %w", err)
+}
+
+// undecodable fails a task whose payload cannot be read: never retried, and
+// recorded when its id can be found.
+func (w *Worker) undecodable(ctx context.Context, t *asynq.Task, cause error) error {
+	var head struct {
+		ID       string        `json:"id"`
+		Channel  tasks.Channel `json:"ch"`
+		Kind     tasks.Kind    `json:"k"`
+		Campaign string        `json:"cp"`
+	}
+	if json.Unmarshal(t.Payload(), &head) == nil && head.ID != "" && len(head.ID) <= 200 {
+		m := &tasks.Message{ID: head.ID, Channel: head.Channel, Kind: head.Kind, Campaign: head.Campaign}
+		if _, err := w.outcomes.Finish(ctx, m, "", outcome.Result{State: outcome.Failed, Error: "invalid message: " + cause.Error()}, w.now()); err != nil {
+			w.log.Error("redis error", "error", err)
+			return fmt.Errorf("redis: %w", err)
+		}
+	}
+	w.log.Warn("invalid task payload; failed without retry", "type", t.Type(), "error", cause)
+	w.m.invalid()
+	return fmt.Errorf("%w: %v", asynq.SkipRetry, cause)
+}
+
+// member names the message in the sets of waiting and held messages.
+func (j *job) member() string {
+	return session.Member(keys.Queue(string(j.m.Channel), j.m.Campaign != ""), j.m.ID)
+}
+
+// order ranks messages in enqueue order (microseconds fit a float64 exactly).
+func order(m *tasks.Message) float64 { return float64(m.CreatedAt.UnixMicro()) }
+
+func newToken() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// errText is an API error as recorded: the upstream's reason, never a secret.
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	var apiErr *whautomate.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.Error()
+	}
+	return err.Error()
+}
+
+// sleep waits d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

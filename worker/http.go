@@ -1,0 +1,117 @@
+package worker
+
+import (
+	"context"
+	"crypto/subtle"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/hibiken/asynqmon"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sendq/sendq/tasks"
+)
+
+// HTTPConfig configures the worker's HTTP server.
+type HTTPConfig struct {
+	// Redis is checked by /healthz (required).
+	Redis redis.UniversalClient
+	// Worker serves the webhook; nil leaves /webhooks/whautomate out (as in
+	// `sendq dashboard`).
+	Worker *Worker
+	// WebhookToken, when set, must come in X-Webhook-Token.
+	WebhookToken string
+	// AdminToken, when set, guards /monitoring/ and /metrics with
+	// Authorization: Bearer <token>.
+	AdminToken string
+	// Gatherer serves /metrics; nil leaves it out.
+	Gatherer prometheus.Gatherer
+	// Monitoring is mounted at /monitoring/ (see NewMonitoring); nil leaves it out.
+	Monitoring http.Handler
+}
+
+// NewHTTPHandler returns the routes of INTERFACE.md: /healthz, /metrics,
+// /monitoring/ and /webhooks/whautomate.
+func NewHTTPHandler(cfg HTTPConfig) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := cfg.Redis.Ping(ctx).Err(); err != nil {
+			writeJSON(rw, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "redis": "down"})
+			return
+		}
+		writeJSON(rw, http.StatusOK, map[string]any{"status": "ok", "redis": "up"})
+	})
+	guard := func(h http.Handler) http.Handler { return requireBearer(cfg.AdminToken, h) }
+	if cfg.Gatherer != nil {
+		mux.Handle("GET /metrics", guard(promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{})))
+	}
+	if cfg.Monitoring != nil {
+		mux.Handle("/monitoring/", guard(cfg.Monitoring))
+		mux.Handle("GET /monitoring", http.RedirectHandler("/monitoring/", http.StatusMovedPermanently))
+	}
+	if cfg.Worker != nil {
+		mux.Handle("/webhooks/whautomate", cfg.Worker.WebhookHandler(cfg.WebhookToken))
+	}
+	return mux
+}
+
+func requireBearer(token string, h http.Handler) http.Handler {
+	if token == "" {
+		return h
+	}
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			rw.Header().Set("WWW-Authenticate", `Bearer realm="sendq"`)
+			http.Error(rw, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(rw, r)
+	})
+}
+
+// NewMonitoring returns the asynq web UI (asynqmon) rooted at /monitoring,
+// showing payloads without personal data. It opens its own connection
+// through conn; Close it when done.
+func NewMonitoring(conn asynq.RedisConnOpt, readOnly bool) *asynqmon.HTTPHandler {
+	return asynqmon.New(asynqmon.Options{
+		RootPath:         "/monitoring",
+		RedisConnOpt:     conn,
+		ReadOnly:         readOnly,
+		PayloadFormatter: asynqmon.PayloadFormatterFunc(RedactPayload),
+	})
+}
+
+// RedactPayload shows a task's payload without personal data: the recipient
+// shortened, text as its length. Operators see what they need to find a
+// message, never what it says or the full number.
+func RedactPayload(_ string, payload []byte) string {
+	m, err := tasks.Decode(payload)
+	if err != nil {
+		return fmt.Sprintf("(undecodable payload, %d bytes)", len(payload))
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "id=%s channel=%s kind=%s to=%s", m.ID, m.Channel, m.Kind, m.To.Redacted())
+	switch {
+	case m.Text != "":
+		fmt.Fprintf(&b, " text=(%d chars)", len([]rune(m.Text)))
+	case m.Media != nil:
+		fmt.Fprintf(&b, " media=%s", m.Media.MimeType)
+	case m.Template != nil && m.Template.Name != "":
+		fmt.Fprintf(&b, " template=%s/%s params=%d", m.Template.Name, m.Template.Language, len(m.Template.Params))
+	}
+	if m.Campaign != "" {
+		fmt.Fprintf(&b, " campaign=%s", m.Campaign)
+	}
+	if !m.ExpiresAt.IsZero() {
+		fmt.Fprintf(&b, " expires_at=%s", m.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	return b.String()
+}

@@ -1,0 +1,123 @@
+package worker
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sendq/sendq/tasks"
+	"github.com/sendq/sendq/whautomate"
+)
+
+// Metrics are the worker's Prometheus measurements. Labels carry channels,
+// kinds and classes only: never a recipient, a message or a key. A nil
+// *Metrics measures nothing.
+type Metrics struct {
+	handled  *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	calls    *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	waits    *prometheus.CounterVec
+	waitSecs *prometheus.CounterVec
+	holds    *prometheus.CounterVec
+	ambig    *prometheus.CounterVec
+	invalids prometheus.Counter
+}
+
+// NewMetrics creates the worker's metrics and registers them with reg.
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	m := &Metrics{
+		handled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sendq_handled_total",
+			Help: "Handler runs by channel, kind and what they came to (sent, waiting_session, rate_limited, transient, ...).",
+		}, []string{"channel", "kind", "result"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "sendq_handler_duration_seconds",
+			Help:    "Time a handler run took, limiter waits included.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 12),
+		}, []string{"channel"}),
+		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sendq_api_calls_total",
+			Help: "Whautomate send calls by channel and classified answer.",
+		}, []string{"channel", "class"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "sendq_api_latency_seconds",
+			Help:    "Latency of Whautomate send calls.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
+		}, []string{"channel"}),
+		waits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sendq_limiter_waits_total",
+			Help: "Times a message waited for a rate limit or cool-down, by reason.",
+		}, []string{"channel", "reason"}),
+		waitSecs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sendq_limiter_wait_seconds_total",
+			Help: "Time messages were told to wait by the rate limiter.",
+		}, []string{"channel", "reason"}),
+		holds: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sendq_channel_holds_total",
+			Help: "Times a channel was held after a configuration error (401/403) or an account block: alert on any increase.",
+		}, []string{"channel", "class"}),
+		ambig: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sendq_ambiguous_sends_total",
+			Help: "Messages whose earlier attempt died mid-send: found already sent, or sent again.",
+		}, []string{"outcome"}),
+		invalids: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sendq_invalid_tasks_total",
+			Help: "Tasks whose payload could not be decoded (failed without retry).",
+		}),
+	}
+	for _, c := range []prometheus.Collector{m.handled, m.duration, m.calls, m.latency, m.waits, m.waitSecs, m.holds, m.ambig, m.invalids} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func (m *Metrics) observeHandled(msg *tasks.Message, result string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	if result == "" {
+		result = "unknown"
+	}
+	m.handled.WithLabelValues(string(msg.Channel), string(msg.Kind), result).Inc()
+	m.duration.WithLabelValues(string(msg.Channel)).Observe(d.Seconds())
+}
+
+func (m *Metrics) observeCall(ch tasks.Channel, c whautomate.Class, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.calls.WithLabelValues(string(ch), c.String()).Inc()
+	m.latency.WithLabelValues(string(ch)).Observe(d.Seconds())
+}
+
+func (m *Metrics) observeWait(ch tasks.Channel, reason string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	if reason == "" {
+		reason = "rate"
+	}
+	m.waits.WithLabelValues(string(ch), reason).Inc()
+	m.waitSecs.WithLabelValues(string(ch), reason).Add(d.Seconds())
+}
+
+func (m *Metrics) held(ch tasks.Channel, c whautomate.Class) {
+	if m != nil {
+		m.holds.WithLabelValues(string(ch), c.String()).Inc()
+	}
+}
+
+func (m *Metrics) ambiguous(outcome string) {
+	if m != nil {
+		m.ambig.WithLabelValues(outcome).Inc()
+	}
+}
+
+func (m *Metrics) invalid() {
+	if m != nil {
+		m.invalids.Inc()
+	}
+}

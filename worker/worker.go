@@ -1,0 +1,233 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sendq/sendq/internal/keys"
+	"github.com/sendq/sendq/internal/outcome"
+	"github.com/sendq/sendq/internal/session"
+	"github.com/sendq/sendq/ratelimit"
+	"github.com/sendq/sendq/tasks"
+	"github.com/sendq/sendq/whautomate"
+)
+
+// API is the part of the Whautomate client the worker uses.
+// *whautomate.Client implements it.
+type API interface {
+	Send(ctx context.Context, m *tasks.Message) (*whautomate.SendResult, error)
+	Messages(ctx context.Context, contactID string, page, limit int) (*whautomate.MessagePage, error)
+}
+
+// DefaultLimits are the channels' default rates (whautomate-api.md).
+var DefaultLimits = map[tasks.Channel]ratelimit.Limit{
+	tasks.WhatsApp:  {Rate: 80, Per: time.Second},
+	tasks.Telegram:  {Rate: 30, Per: time.Second},
+	tasks.Instagram: {Rate: 300, Per: time.Second},
+	tasks.Messenger: {Rate: 300, Per: time.Second},
+}
+
+// DefaultRecipientLimits are the default per-recipient paces: WhatsApp's pair
+// limit (one message per 6 s, with a small burst) and Telegram's 1/s per chat.
+var DefaultRecipientLimits = map[tasks.Channel]ratelimit.Limit{
+	tasks.WhatsApp: {Rate: 1, Per: 6 * time.Second, Burst: 3},
+	tasks.Telegram: {Rate: 1, Per: time.Second},
+}
+
+// Config configures a Worker. Zero values mean the documented defaults.
+type Config struct {
+	// Redis is the connection shared with asynq (required). The worker does
+	// not close it.
+	Redis redis.UniversalClient
+	// API sends the messages (required).
+	API API
+	// Concurrency is how many messages of one channel a process works on at
+	// once; each channel has its own pool so that one channel's backlog never
+	// holds up another. Defaults to 50.
+	Concurrency int
+	// Limits per channel, shared by every worker on the same Redis; a channel
+	// missing from the map has no limit. Defaults to DefaultLimits when nil.
+	Limits map[tasks.Channel]ratelimit.Limit
+	// RecipientLimits per channel. Defaults to DefaultRecipientLimits when nil.
+	RecipientLimits map[tasks.Channel]ratelimit.Limit
+	// Windows are the session windows per channel. Defaults to
+	// session.DefaultWindows when nil.
+	Windows map[tasks.Channel]time.Duration
+	// MaxAttempts bounds the API calls that fail transiently before a message
+	// is failed. Rate limits, closed windows and configuration errors do not
+	// count. Defaults to 10.
+	MaxAttempts int
+	// DefaultExpiry applies to messages sent without one. Defaults to 7 days.
+	DefaultExpiry time.Duration
+	// MaxBlock is the longest a handler waits in place for a rate-limit slot;
+	// longer waits reschedule the message. Defaults to 500 ms.
+	MaxBlock time.Duration
+	// SendTimeout bounds one API call. Defaults to 15 s.
+	SendTimeout time.Duration
+	// Hold is how long a channel stops after a configuration error (401/403)
+	// or an account block, before one message tries again. Defaults to 10 s.
+	Hold time.Duration
+	// Recheck is the longest a message waiting for a session window goes
+	// without being looked at again (in case no webhook comes). Defaults to 1 h.
+	Recheck time.Duration
+	// PollInterval is how often an idle worker looks for new messages.
+	// Defaults to 10 ms.
+	PollInterval time.Duration
+	// ShutdownTimeout is how long Run waits for in-flight sends on shutdown.
+	// Defaults to 10 s.
+	ShutdownTimeout time.Duration
+	// Retention of finished outcome records. Defaults to 30 days.
+	Retention time.Duration
+	// AutoPause stops a campaign whose failure rate passes a threshold.
+	AutoPause outcome.AutoPause
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// Metrics, when set, receives the worker's measurements.
+	Metrics *Metrics
+	// Now defaults to time.Now.
+	Now func() time.Time
+}
+
+// Worker takes messages off the queues and sends them.
+type Worker struct {
+	cfg      Config
+	rdb      redis.UniversalClient
+	api      API
+	outcomes *outcome.Store
+	sessions *session.Store
+	limiter  *ratelimit.Limiter
+	ins      *asynq.Inspector
+	log      *slog.Logger
+	m        *Metrics
+	now      func() time.Time
+}
+
+// New checks cfg and returns a Worker.
+func New(cfg Config) (*Worker, error) {
+	if cfg.Redis == nil {
+		return nil, errors.New("worker: Config.Redis is required")
+	}
+	if cfg.API == nil {
+		return nil, errors.New("worker: Config.API is required")
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	if cfg.Concurrency == 0 {
+		cfg.Concurrency = 50
+	}
+	if cfg.MaxAttempts == 0 {
+		cfg.MaxAttempts = 10
+	}
+	if cfg.Limits == nil {
+		cfg.Limits = DefaultLimits
+	}
+	if cfg.RecipientLimits == nil {
+		cfg.RecipientLimits = DefaultRecipientLimits
+	}
+	def(&cfg.DefaultExpiry, 7*24*time.Hour)
+	def(&cfg.MaxBlock, 500*time.Millisecond)
+	def(&cfg.SendTimeout, 15*time.Second)
+	def(&cfg.Hold, 10*time.Second)
+	def(&cfg.Recheck, time.Hour)
+	def(&cfg.PollInterval, 10*time.Millisecond)
+	def(&cfg.ShutdownTimeout, 10*time.Second)
+	if cfg.MaxAttempts > keys.TaskMaxRetry-5 {
+		return nil, fmt.Errorf("worker: MaxAttempts %d is over %d", cfg.MaxAttempts, keys.TaskMaxRetry-5)
+	}
+	if cfg.Concurrency < 0 || cfg.MaxAttempts < 0 || cfg.DefaultExpiry < 0 || cfg.MaxBlock < 0 ||
+		cfg.SendTimeout < 0 || cfg.Hold < 0 || cfg.Recheck < 0 || cfg.PollInterval < 0 || cfg.ShutdownTimeout < 0 {
+		return nil, errors.New("worker: negative value in Config")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	outcomes, err := outcome.New(cfg.Redis, outcome.Config{Retention: cfg.Retention, MaxWait: cfg.DefaultExpiry, AutoPause: cfg.AutoPause})
+	if err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
+	}
+	sessions, err := session.New(cfg.Redis, session.Config{Windows: cfg.Windows})
+	if err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
+	}
+	limiter, err := ratelimit.New(cfg.Redis, ratelimit.Config{MaxWait: cfg.MaxBlock})
+	if err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
+	}
+	return &Worker{
+		cfg:      cfg,
+		rdb:      cfg.Redis,
+		api:      cfg.API,
+		outcomes: outcomes,
+		sessions: sessions,
+		limiter:  limiter,
+		ins:      asynq.NewInspectorFromRedisClient(cfg.Redis),
+		log:      cfg.Logger,
+		m:        cfg.Metrics,
+		now:      cfg.Now,
+	}, nil
+}
+
+// Run works until ctx is done, then stops taking messages, lets in-flight
+// sends finish for up to ShutdownTimeout, and returns.
+func (w *Worker) Run(ctx context.Context) error {
+	if err := w.rdb.Ping(ctx).Err(); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before it started
+		}
+		return fmt.Errorf("worker: redis: %w", err)
+	}
+	// One handler for every type: it decodes and checks the type itself, so
+	// that an unknown or malformed task is failed on record, not left to
+	// asynq's "handler not found" retries.
+	handler := asynq.HandlerFunc(w.handle)
+	var servers []*asynq.Server
+	for _, ch := range tasks.Channels {
+		srv := asynq.NewServerFromRedisClient(w.rdb, asynq.Config{
+			Concurrency: w.cfg.Concurrency,
+			// Transactional messages first; campaign messages when none wait.
+			Queues:                   map[string]int{keys.Queue(string(ch), false): 2, keys.Queue(string(ch), true): 1},
+			StrictPriority:           true,
+			RetryDelayFunc:           retryDelay,
+			IsFailure:                isFailure,
+			ShutdownTimeout:          w.cfg.ShutdownTimeout,
+			TaskCheckInterval:        w.cfg.PollInterval,
+			DelayedTaskCheckInterval: 250 * time.Millisecond,
+			Logger:                   newAsynqLogger(w.log.With("channel", string(ch))),
+			LogLevel:                 asynq.WarnLevel,
+			BaseContext:              func() context.Context { return context.WithoutCancel(ctx) },
+		})
+		if err := srv.Start(handler); err != nil {
+			for _, s := range servers {
+				s.Shutdown()
+			}
+			return fmt.Errorf("worker: start %s: %w", ch, err)
+		}
+		servers = append(servers, srv)
+	}
+	w.log.Info("worker started", "concurrency_per_channel", w.cfg.Concurrency)
+	<-ctx.Done()
+	w.log.Info("worker stopping", "shutdown_timeout", w.cfg.ShutdownTimeout)
+	var wg sync.WaitGroup
+	for _, s := range servers {
+		s.Stop() // take no new messages anywhere before waiting on any
+	}
+	for _, s := range servers {
+		wg.Go(s.Shutdown)
+	}
+	wg.Wait()
+	w.log.Info("worker stopped")
+	return nil
+}
