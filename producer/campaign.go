@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 
@@ -111,22 +112,12 @@ func (p *Producer) StartCampaign(ctx context.Context, id string, msgs []tasks.Me
 	if err := p.outcomes.OpenCampaign(ctx, id, now); err != nil {
 		return rep, err
 	}
-	if err := p.outcomes.Load(ctx); err != nil {
-		return rep, err
-	}
 
-	const chunk = 2000
-	for start := 0; start < len(batch); start += chunk {
-		part := batch[start:min(start+chunk, len(batch))]
-		acc, dup, err := p.enqueueChunk(ctx, part, opt.Workers)
-		rep.Accepted += acc
-		rep.Duplicates += dup
-		if err != nil {
-			return rep, err
-		}
-		if opt.Progress != nil {
-			opt.Progress(rep.Duplicates + rep.Accepted)
-		}
+	acc, dup, err := p.enqueueAll(ctx, batch, opt)
+	rep.Accepted += acc
+	rep.Duplicates += dup
+	if err != nil {
+		return rep, err
 	}
 	if err := p.outcomes.CampaignEnqueued(ctx, id); err != nil {
 		return rep, err
@@ -153,67 +144,105 @@ func (p *Producer) refreshLock(ctx context.Context, id, token string) (stop func
 	return func() { cancel(); wg.Wait() }
 }
 
-// enqueueChunk enqueues the messages of part that have no record yet: the
-// tasks in parallel, then their records in one pipeline.
-func (p *Producer) enqueueChunk(ctx context.Context, part []*tasks.Message, workers int) (accepted, duplicates int, err error) {
-	exists := make([]*redis.IntCmd, len(part))
-	if _, err := p.rdb.Pipelined(ctx, func(pl redis.Pipeliner) error {
-		for i, m := range part {
-			exists[i] = pl.Exists(ctx, keys.Outcome(m.ID))
-		}
-		return nil
-	}); err != nil {
-		return 0, 0, fmt.Errorf("producer: %w", err)
+// enqueueAll enqueues the messages that have no record yet, as a pipeline of
+// three stages running at once: look up which exist (a Redis pipeline per
+// chunk), enqueue the tasks (workers in parallel: asynq has no batch
+// enqueue), and write the records of the enqueued ones (a Redis pipeline per
+// chunk). A task is always enqueued before its record (see enqueue).
+func (p *Producer) enqueueAll(ctx context.Context, msgs []*tasks.Message, opt StartOptions) (accepted, duplicates int, err error) {
+	const chunk = 500
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		m   *tasks.Message
+		err error
 	}
-	todo := make([]*tasks.Message, 0, len(part))
-	for i, m := range part {
-		if exists[i].Val() == 1 {
-			duplicates++
-			continue
+	todo := make(chan *tasks.Message, 4*chunk)
+	done := make(chan result, 4*chunk)
+	var firstErr error
+	var mu sync.Mutex
+	fail := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if firstErr == nil {
+			firstErr = err
+			cancel()
 		}
-		todo = append(todo, m)
 	}
+	var skipped atomic.Int64
 
-	// Tasks first (see enqueue), in parallel: asynq has no batch enqueue.
-	errs := make([]error, len(todo))
-	next := make(chan int)
+	// Stage 1: skip the messages that have a record (an earlier start).
+	go func() {
+		defer close(todo)
+		for start := 0; start < len(msgs); start += chunk {
+			part := msgs[start:min(start+chunk, len(msgs))]
+			exists := make([]*redis.IntCmd, len(part))
+			_, err := p.rdb.Pipelined(ctx, func(pl redis.Pipeliner) error {
+				for i, m := range part {
+					exists[i] = pl.Exists(ctx, keys.Outcome(m.ID))
+				}
+				return nil
+			})
+			if err != nil {
+				fail(fmt.Errorf("producer: %w", err))
+				return
+			}
+			for i, m := range part {
+				if exists[i].Val() == 1 {
+					skipped.Add(1)
+					continue
+				}
+				select {
+				case todo <- m:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+
+	// Stage 2: enqueue the tasks.
 	var wg sync.WaitGroup
-	for range min(workers, len(todo)) {
+	for range opt.Workers {
 		wg.Go(func() {
-			for i := range next {
-				errs[i] = p.enqueueTask(ctx, todo[i])
+			for m := range todo {
+				done <- result{m, p.enqueueTask(ctx, m)}
 			}
 		})
 	}
-	for i := range todo {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	go func() { wg.Wait(); close(done) }()
 
-	var firstErr error
-	_, perr := p.rdb.Pipelined(ctx, func(pl redis.Pipeliner) error {
-		for i, m := range todo {
-			switch {
-			case errs[i] == nil:
-				accepted++
-			case errors.Is(errs[i], asynq.ErrTaskIDConflict):
-				// Enqueued by an earlier start that died before its record.
-				duplicates++
-			default:
-				if firstErr == nil {
-					firstErr = errs[i]
-				}
-				continue
-			}
-			p.outcomes.CreateCmd(ctx, pl, m, outcome.Queued, p.now())
+	// Stage 3: write the records, a chunk at a time.
+	batch := make([]*tasks.Message, 0, chunk)
+	flush := func() {
+		if len(batch) == 0 {
+			return
 		}
-		return nil
-	})
-	if perr != nil && firstErr == nil {
-		// The tasks are queued; workers write the records they find missing.
-		firstErr = fmt.Errorf("producer: records: %w", perr)
+		if _, err := p.outcomes.CreateCampaign(ctx, batch[0].Campaign, batch, outcome.Queued, p.now()); err != nil {
+			// The tasks are queued; workers write the records they find missing.
+			fail(fmt.Errorf("producer: records: %w", err))
+		}
+		batch = batch[:0]
+		if opt.Progress != nil {
+			opt.Progress(accepted + duplicates + int(skipped.Load()))
+		}
 	}
+	for r := range done {
+		switch {
+		case r.err == nil:
+			accepted++
+		case errors.Is(r.err, asynq.ErrTaskIDConflict):
+			duplicates++ // enqueued by an earlier start that died before its record
+		default:
+			fail(r.err)
+			continue
+		}
+		if batch = append(batch, r.m); len(batch) == chunk {
+			flush()
+		}
+	}
+	flush()
+	duplicates += int(skipped.Load())
 	return accepted, duplicates, firstErr
 }
 

@@ -45,6 +45,7 @@ commands:
   campaign ...        bulk runs: start, status, pause, resume, cancel
   dashboard           the web UI and metrics alone, against a Redis
   demo [--once]       the whole system on one machine, no set-up
+  bench [flags]       measure sendq against a bare asynq handler (sandbox)
 `
 
 // run is sendq with its arguments, environment and streams.
@@ -78,6 +79,8 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		return a.dashboard(ctx, rest)
 	case "demo":
 		return a.demo(ctx, rest)
+	case "bench":
+		return a.bench(ctx, rest)
 	}
 	fmt.Fprint(stderr, usage)
 	return usagef("unknown command %q", cmd)

@@ -141,8 +141,9 @@ func (a *app) send(ctx context.Context, args []string) error {
 }
 
 // withProducer runs fn with a Producer on REDIS_URL.
+// The pool is sized for a campaign start's parallel enqueues.
 func (a *app) withProducer(ctx context.Context, fn func(*producer.Producer) error) error {
-	rdb, err := a.redis(ctx, 0)
+	rdb, err := a.redis(ctx, 64)
 	if err != nil {
 		return err
 	}

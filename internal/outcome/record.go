@@ -161,6 +161,9 @@ func fromHash(id string, h map[string]string) *Record {
 		UpdatedAt:  msTime(h[fUpdated]),
 		SentAt:     msTime(h[fSent]),
 	}
+	if r.UpdatedAt.IsZero() {
+		r.UpdatedAt = r.CreatedAt // not written until the first change
+	}
 	r.Attempts, _ = strconv.Atoi(h[fAttempts])
 	return r
 }

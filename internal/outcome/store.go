@@ -111,24 +111,24 @@ func (s *Store) Create(ctx context.Context, m *tasks.Message, state State, now t
 	return res[0].(int64) == 1, State(res[1].(string)), nil
 }
 
-// CreateCmd queues Create on a pipeline (for bulk enqueues). The script must
-// be loaded (Load) first.
-func (s *Store) CreateCmd(ctx context.Context, p redis.Pipeliner, m *tasks.Message, state State, now time.Time) *redis.Cmd {
-	k, a := s.common(m, now)
-	a = append(a, string(state), s.unfinishedTTL())
-	a = append(a, recordFields(m)...)
-	return createScript.EvalSha(ctx, p, k, a...)
-}
-
-// Load loads the scripts into Redis (for pipelines, which cannot fall back
-// from EVALSHA to EVAL).
-func (s *Store) Load(ctx context.Context) error {
-	for _, sc := range []*redis.Script{createScript, claimScript, finishScript, parkScript} {
-		if err := sc.Load(ctx, s.rdb).Err(); err != nil {
-			return fmt.Errorf("outcome: load scripts: %w", err)
-		}
+// CreateCampaign records, in one call, the messages of campaign that have
+// no record yet, in state, and returns how many it created.
+func (s *Store) CreateCampaign(ctx context.Context, campaign string, msgs []*tasks.Message, state State, now time.Time) (int, error) {
+	if len(msgs) == 0 {
+		return 0, nil
 	}
-	return nil
+	k, a := s.common(&tasks.Message{ID: campaign, Campaign: campaign}, now)
+	k[0] = keys.Campaign(campaign) // no record of its own; KEYS[1] is unused
+	a = append(a, string(state), s.unfinishedTTL(), campaign)
+	for _, m := range msgs {
+		k = append(k, keys.Outcome(m.ID))
+		a = append(a, string(m.Channel), string(m.Kind))
+	}
+	n, err := createManyScript.Run(ctx, s.rdb, k, a...).Int()
+	if err != nil {
+		return 0, fmt.Errorf("outcome: create campaign records: %w", err)
+	}
+	return n, nil
 }
 
 // Get returns a message's record, as its campaign's state makes it (an

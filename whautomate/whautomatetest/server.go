@@ -204,6 +204,13 @@ func (s *Server) Sent() []Sent {
 	return slices.Clone(s.sent)
 }
 
+// SentCount returns len(Sent()) without copying: cheap enough to poll.
+func (s *Server) SentCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sent)
+}
+
 // Calls returns how many requests reached path (e.g.
 // "/v1/messages/whatsapp/sendtext", or "/v1/messages/c1" for a contact's
 // messages), whatever the answer; "" counts every request.

@@ -1,0 +1,433 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime/pprof"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sendq/sendq/producer"
+	"github.com/sendq/sendq/ratelimit"
+	"github.com/sendq/sendq/tasks"
+	"github.com/sendq/sendq/whautomate"
+	"github.com/sendq/sendq/whautomate/whautomatetest"
+	"github.com/sendq/sendq/worker"
+)
+
+// bench measures sendq against the in-process sandbox, next to a bare asynq
+// handler that only makes the same HTTP call: enqueue rate, send rate,
+// enqueue-to-send latency (under load and idle), CPU per 1,000 messages and
+// Redis memory per queued message.
+func (a *app) bench(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	n := fs.Int("n", 20000, "messages per run")
+	latency := fs.Duration("latency", 20*time.Millisecond, "the sandbox's answer latency")
+	concurrency := fs.Int("concurrency", 200, "handlers per worker")
+	limit := fs.String("limit", "1000000/s", "the channel's rate limit during the sendq run (above the achieved rate: the limiter is on, not binding)")
+	idle := fs.Int("idle", 200, "messages sent one by one to an idle worker, for the idle latency")
+	mode := fs.String("mode", "both", "sendq, bare or both")
+	flush := fs.Bool("flush", false, "flush REDIS_URL's database first (it must be empty otherwise)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the runs to this file")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 || *n < 1 || *concurrency < 1 {
+		return usagef("usage: sendq bench [--n N] [--latency D] [--concurrency C] [--limit R] [--mode sendq|bare|both] [--flush]")
+	}
+	lim, err := ratelimit.ParseLimit(*limit)
+	if err != nil {
+		return usagef("--limit: %v", err)
+	}
+	rdb, err := a.redis(ctx, *concurrency+64)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	if *flush {
+		if err := rdb.FlushDB(ctx).Err(); err != nil {
+			return err
+		}
+	} else if size, _ := rdb.DBSize(ctx).Result(); size > 0 {
+		return usagef("REDIS_URL's database has %d keys: bench writes and deletes freely, so give it an empty one or --flush", size)
+	}
+	sandbox := whautomatetest.NewServer(whautomatetest.Options{APIKey: "bench", Latency: *latency})
+	defer sandbox.Close()
+	api, err := whautomate.New(whautomate.Config{BaseURL: sandbox.URL(), APIKey: "bench"})
+	if err != nil {
+		return err
+	}
+	b := &benchRun{a: a, rdb: rdb, sandbox: sandbox, api: api, n: *n, concurrency: *concurrency, limit: lim}
+	fmt.Fprintf(a.stdout, "bench: %d messages, sandbox latency %v, concurrency %d, redis %s\n\n", *n, *latency, *concurrency, redactURL(a.env.RedisURL))
+
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	var results []benchResult
+	if *mode == "sendq" || *mode == "both" {
+		r, err := b.sendq(ctx, *idle)
+		if err != nil {
+			return err
+		}
+		results = append(results, r)
+	}
+	if *mode == "bare" || *mode == "both" {
+		r, err := b.bare(ctx, *idle)
+		if err != nil {
+			return err
+		}
+		results = append(results, r)
+	}
+	printBench(a.stdout, results)
+	return nil
+}
+
+type benchRun struct {
+	a           *app
+	rdb         redis.UniversalClient
+	sandbox     *whautomatetest.Server
+	api         *whautomate.Client
+	n           int
+	concurrency int
+	limit       ratelimit.Limit
+}
+
+type benchResult struct {
+	name                 string
+	enqueueRate          float64
+	sendRate             float64
+	p50, p99             time.Duration // enqueue to send, the whole backlog
+	idleP50, idleP99     time.Duration
+	cpuPer1000           time.Duration // this process (worker, client and sandbox)
+	redisCPUPer1000      time.Duration
+	memPerQueued         float64 // bytes
+	failed, sentTwice    int
+	totalSent, totalMsgs int
+}
+
+func (b *benchRun) message(prefix string, i int) tasks.Message {
+	return tasks.Message{ID: fmt.Sprintf("%s-%07d", prefix, i), Channel: tasks.WhatsApp, Kind: tasks.KindTemplate,
+		To:        tasks.Recipient{ContactID: fmt.Sprintf("%s-%07d", prefix, i)},
+		Template:  &tasks.Template{Name: "order_update", Language: "en", Params: []string{"Ada", "#1042", "Tuesday"}},
+		CreatedAt: time.Now()}
+}
+
+// enqueueAll runs enq for 0..n-1 from 32 goroutines and returns the rate.
+func enqueueAll(n int, enq func(i int) error) (float64, error) {
+	var next atomic.Int64
+	var firstErr atomic.Value
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if err := enq(i); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err, ok := firstErr.Load().(error); ok {
+		return 0, err
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
+}
+
+func (b *benchRun) sendq(ctx context.Context, idle int) (benchResult, error) {
+	res := benchResult{name: "sendq chain", totalMsgs: b.n}
+	if err := b.reset(ctx); err != nil {
+		return res, err
+	}
+	p, err := producer.New(producer.Config{Redis: b.rdb})
+	if err != nil {
+		return res, err
+	}
+	mem0 := usedMemory(ctx, b.rdb)
+	created := make([]time.Time, b.n)
+	res.enqueueRate, err = enqueueAll(b.n, func(i int) error {
+		m := b.message("s", i)
+		created[i] = time.Now()
+		_, err := p.Send(ctx, m)
+		return err
+	})
+	if err != nil {
+		return res, err
+	}
+	res.memPerQueued = float64(usedMemory(ctx, b.rdb)-mem0) / float64(b.n)
+
+	w, err := worker.New(worker.Config{
+		Redis: b.rdb, API: b.api, Concurrency: b.concurrency,
+		Limits:          map[tasks.Channel]ratelimit.Limit{tasks.WhatsApp: b.limit},
+		RecipientLimits: map[tasks.Channel]ratelimit.Limit{},
+		Logger:          slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		return res, err
+	}
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	cpu0, rcpu0 := cpuTime(), redisCPU(ctx, b.rdb)
+	start := time.Now()
+	go func() { done <- w.Run(wctx) }()
+	err = b.waitSent(ctx, b.n, 10*time.Minute)
+	elapsed := time.Since(start)
+	cpu, rcpu := cpuTime()-cpu0, redisCPU(ctx, b.rdb)-rcpu0
+	if err == nil {
+		res.idleP50, res.idleP99, err = b.idleLatency(ctx, idle, func(i int) (time.Time, error) {
+			m := b.message("idle-s", i)
+			t := time.Now()
+			_, err := p.Send(ctx, m)
+			return t, err
+		})
+	}
+	stop()
+	if werr := <-done; err == nil {
+		err = werr
+	}
+	if err != nil {
+		return res, err
+	}
+	res.sendRate = float64(b.n) / elapsed.Seconds()
+	res.cpuPer1000 = cpu * 1000 / time.Duration(b.n)
+	res.redisCPUPer1000 = rcpu * 1000 / time.Duration(b.n)
+	res.p50, res.p99 = b.latencies("s-", created)
+	res.totalSent, res.sentTwice = b.tallySent("s-")
+	return res, nil
+}
+
+func (b *benchRun) bare(ctx context.Context, idle int) (benchResult, error) {
+	res := benchResult{name: "bare asynq", totalMsgs: b.n}
+	if err := b.reset(ctx); err != nil {
+		return res, err
+	}
+	client := asynq.NewClientFromRedisClient(b.rdb)
+	mem0 := usedMemory(ctx, b.rdb)
+	created := make([]time.Time, b.n)
+	enqueue := func(m tasks.Message) error {
+		payload, err := tasks.Encode(&m)
+		if err != nil {
+			return err
+		}
+		_, err = client.EnqueueContext(ctx, asynq.NewTask(m.Type(), payload), asynq.Queue("bare"), asynq.TaskID(m.ID))
+		return err
+	}
+	var err error
+	res.enqueueRate, err = enqueueAll(b.n, func(i int) error {
+		created[i] = time.Now()
+		return enqueue(b.message("b", i))
+	})
+	if err != nil {
+		return res, err
+	}
+	res.memPerQueued = float64(usedMemory(ctx, b.rdb)-mem0) / float64(b.n)
+
+	srv := asynq.NewServerFromRedisClient(b.rdb, asynq.Config{
+		Concurrency: b.concurrency, Queues: map[string]int{"bare": 1},
+		TaskCheckInterval: 10 * time.Millisecond, LogLevel: asynq.ErrorLevel,
+		Logger: &quietLogger{},
+	})
+	var failed atomic.Int64
+	handler := asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
+		m, err := tasks.DecodeTask(t.Type(), t.Payload())
+		if err != nil {
+			return err
+		}
+		if _, err := b.api.Send(ctx, m); err != nil {
+			failed.Add(1)
+			return err
+		}
+		return nil
+	})
+	cpu0, rcpu0 := cpuTime(), redisCPU(ctx, b.rdb)
+	start := time.Now()
+	if err := srv.Start(handler); err != nil {
+		return res, err
+	}
+	err = b.waitSent(ctx, b.n, 10*time.Minute)
+	elapsed := time.Since(start)
+	cpu, rcpu := cpuTime()-cpu0, redisCPU(ctx, b.rdb)-rcpu0
+	if err == nil {
+		res.idleP50, res.idleP99, err = b.idleLatency(ctx, idle, func(i int) (time.Time, error) {
+			t := time.Now()
+			return t, enqueue(b.message("idle-b", i))
+		})
+	}
+	srv.Shutdown()
+	if err != nil {
+		return res, err
+	}
+	res.sendRate = float64(b.n) / elapsed.Seconds()
+	res.cpuPer1000 = cpu * 1000 / time.Duration(b.n)
+	res.redisCPUPer1000 = rcpu * 1000 / time.Duration(b.n)
+	res.p50, res.p99 = b.latencies("b-", created)
+	res.totalSent, res.sentTwice = b.tallySent("b-")
+	res.failed = int(failed.Load())
+	return res, nil
+}
+
+// reset empties the database and the sandbox's records between runs.
+func (b *benchRun) reset(ctx context.Context) error {
+	b.sandbox.Reset()
+	return b.rdb.FlushDB(ctx).Err()
+}
+
+// waitSent waits until the sandbox has accepted n sends.
+func (b *benchRun) waitSent(ctx context.Context, n int, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for b.sandbox.SentCount() < n {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("bench: only %d of %d sent after %v", b.sandbox.SentCount(), n, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// idleLatency sends k messages one at a time to an idle worker and returns
+// the p50 and p99 from enqueue to the sandbox's receipt.
+func (b *benchRun) idleLatency(ctx context.Context, k int, send func(i int) (time.Time, error)) (time.Duration, time.Duration, error) {
+	if k <= 0 {
+		return 0, 0, nil
+	}
+	var lat []time.Duration
+	for i := range k {
+		before := b.sandbox.SentCount()
+		at, err := send(i)
+		if err != nil {
+			return 0, 0, err
+		}
+		if err := b.waitSent(ctx, before+1, 10*time.Second); err != nil {
+			return 0, 0, err
+		}
+		all := b.sandbox.Sent()
+		lat = append(lat, all[len(all)-1].At.Sub(at))
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	return lat[len(lat)/2], lat[len(lat)*99/100], nil
+}
+
+// latencies returns the p50 and p99 from enqueue to receipt of the run's
+// messages (ids starting with prefix).
+func (b *benchRun) latencies(prefix string, created []time.Time) (time.Duration, time.Duration) {
+	var lat []time.Duration
+	for _, s := range b.sandbox.Sent() {
+		i, err := strconv.Atoi(strings.TrimPrefix(s.Recipient, prefix))
+		if err != nil || !strings.HasPrefix(s.Recipient, prefix) || i >= len(created) {
+			continue
+		}
+		lat = append(lat, s.At.Sub(created[i]))
+	}
+	if len(lat) == 0 {
+		return 0, 0
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	return lat[len(lat)/2], lat[len(lat)*99/100]
+}
+
+func (b *benchRun) tallySent(prefix string) (sent, twice int) {
+	per := map[string]int{}
+	for _, s := range b.sandbox.Sent() {
+		if strings.HasPrefix(s.Recipient, prefix) {
+			per[s.Recipient]++
+		}
+	}
+	for _, c := range per {
+		sent++
+		if c > 1 {
+			twice++
+		}
+	}
+	return sent, twice
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// redisCPU is the Redis server's CPU time so far (INFO cpu).
+func redisCPU(ctx context.Context, rdb redis.UniversalClient) time.Duration {
+	info, err := rdb.Info(ctx, "cpu").Result()
+	if err != nil {
+		return 0
+	}
+	total := 0.0
+	for _, f := range []string{"used_cpu_sys", "used_cpu_user"} {
+		v, _ := strconv.ParseFloat(infoField(info, f), 64)
+		total += v
+	}
+	return time.Duration(total * float64(time.Second))
+}
+
+func usedMemory(ctx context.Context, rdb redis.UniversalClient) int64 {
+	info, err := rdb.Info(ctx, "memory").Result()
+	if err != nil {
+		return 0
+	}
+	v, _ := strconv.ParseInt(strings.TrimSpace(infoField(info, "used_memory")), 10, 64)
+	return v
+}
+
+func printBench(w io.Writer, rs []benchResult) {
+	tw := tabwriter.NewWriter(w, 0, 2, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "\tenqueue/s\tsend/s\tp50\tp99\tidle p50\tidle p99\tCPU ms/1k msgs\tredis CPU ms/1k\tredis B/queued msg\tsent\ttwice\t")
+	for _, r := range rs {
+		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%v\t%v\t%v\t%v\t%.1f\t%.1f\t%.0f\t%d/%d\t%d\t\n", r.name, r.enqueueRate, r.sendRate,
+			r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond), r.idleP50.Round(100*time.Microsecond), r.idleP99.Round(100*time.Microsecond),
+			float64(r.cpuPer1000.Microseconds())/1000, float64(r.redisCPUPer1000.Microseconds())/1000, r.memPerQueued, r.totalSent, r.totalMsgs, r.sentTwice)
+	}
+	_ = tw.Flush()
+	if len(rs) == 2 && rs[1].sendRate > 0 && rs[1].cpuPer1000 > 0 {
+		fmt.Fprintf(w, "\nsendq / bare: send rate %.2f×, CPU per message %.2f× (this process: worker, client and sandbox)\n",
+			rs[0].sendRate/rs[1].sendRate, float64(rs[0].cpuPer1000)/float64(rs[1].cpuPer1000))
+	}
+}
+
+// quietLogger drops asynq's logs during a bench.
+type quietLogger struct{}
+
+func (quietLogger) Debug(...any) {}
+func (quietLogger) Info(...any)  {}
+func (quietLogger) Warn(...any)  {}
+func (quietLogger) Error(...any) {}
+func (quietLogger) Fatal(args ...any) {
+	panic(errors.New(fmt.Sprint(args...)))
+}
