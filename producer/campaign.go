@@ -246,8 +246,9 @@ func (p *Producer) enqueueAll(ctx context.Context, msgs []*tasks.Message, opt St
 	return accepted, duplicates, firstErr
 }
 
+// enqueueTask enqueues a validated campaign message's task.
 func (p *Producer) enqueueTask(ctx context.Context, m *tasks.Message) error {
-	payload, err := tasks.Encode(m)
+	payload, err := tasks.EncodeValidated(m)
 	if err != nil {
 		return err
 	}

@@ -47,6 +47,12 @@ func Encode(m *Message) ([]byte, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
+	return EncodeValidated(m)
+}
+
+// EncodeValidated is Encode for a message that Validate has just accepted
+// (bulk enqueues validate each row once, when they read it).
+func EncodeValidated(m *Message) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false) // URLs keep their & as is
