@@ -155,6 +155,16 @@ func (a *app) runWorker(ctx context.Context, s workerSetup, ready func(*worker.W
 
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if a.env.CallbackURL != "" {
+		cb, err := worker.NewCallback(worker.CallbackConfig{Redis: s.rdb, URL: a.env.CallbackURL,
+			Secret: a.env.CallbackKey, Logger: a.log})
+		if err != nil {
+			return usagef("%v", err)
+		}
+		cbDone := make(chan error, 1)
+		go func() { cbDone <- cb.Run(wctx) }()
+		defer func() { cancel(); <-cbDone }()
+	}
 	runDone := make(chan error, 1)
 	go func() { runDone <- w.Run(wctx) }()
 	if ready != nil {
