@@ -1,0 +1,120 @@
+package session
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sendq/sendq/internal/keys"
+	"github.com/sendq/sendq/tasks"
+)
+
+func setup(t *testing.T) (*Store, *redis.Client) {
+	t.Helper()
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { rdb.Close() })
+	s, err := New(rdb, Config{})
+	require.NoError(t, err)
+	return s, rdb
+}
+
+func TestDecide(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	ms := func(d time.Duration) int64 { return now.Add(d).UnixMilli() }
+	for _, tc := range []struct {
+		name            string
+		inbound, closed int64
+		want            Status
+	}{
+		{"NothingOnRecord", 0, 0, Unknown},
+		{"WroteAnHourAgo", ms(-time.Hour), 0, Open},
+		{"WroteJustUnder24hAgo", ms(-24*time.Hour + time.Second), 0, Open},
+		{"Wrote24hAgo", ms(-24 * time.Hour), 0, Closed},
+		{"RefusedAfterTheInbound", ms(-time.Hour), ms(-time.Minute), Closed},
+		{"RefusedNeverWrote", 0, ms(-time.Minute), Closed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.want, decide(tc.inbound, tc.closed, 24*time.Hour, now))
+		})
+	}
+}
+
+func TestStore(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now()
+	text := func(to tasks.Recipient) *tasks.Message {
+		return &tasks.Message{ID: "m", Channel: tasks.WhatsApp, Kind: tasks.KindText, To: to, Text: "x"}
+	}
+
+	t.Run("InboundByPhoneOpensTheWindowOfThatChannelOnly", func(t *testing.T) {
+		s, _ := setup(t)
+		require.NoError(t, s.RecordInbound(ctx, tasks.WhatsApp, "c1", "6598765432", now.Add(-time.Hour)))
+		for _, to := range []tasks.Recipient{{ContactID: "c1"}, {Phone: "6598765432"}} {
+			st, err := s.Lookup(ctx, text(to), now)
+			require.NoError(t, err)
+			require.Equal(t, Open, st)
+		}
+		m := text(tasks.Recipient{ContactID: "c1"})
+		m.Channel = tasks.Messenger
+		st, err := s.Lookup(ctx, m, now)
+		require.NoError(t, err)
+		require.Equal(t, Unknown, st)
+	})
+
+	t.Run("RefusalClosesUntilTheContactWritesAgain", func(t *testing.T) {
+		s, _ := setup(t)
+		m := text(tasks.Recipient{Phone: "6598765432"})
+		require.NoError(t, s.RecordInbound(ctx, tasks.WhatsApp, "", "6598765432", now.Add(-time.Hour)))
+		require.NoError(t, s.RecordClosed(ctx, m, now))
+		st, _ := s.Lookup(ctx, m, now)
+		require.Equal(t, Closed, st)
+		// An inbound stamped earlier than the refusal (clocks differ) still reopens.
+		require.NoError(t, s.RecordInbound(ctx, tasks.WhatsApp, "", "6598765432", now.Add(-time.Minute)))
+		st, _ = s.Lookup(ctx, m, now)
+		require.Equal(t, Open, st)
+	})
+
+	t.Run("TemplatesAndTelegramAreExempt", func(t *testing.T) {
+		s, _ := setup(t)
+		m := text(tasks.Recipient{ContactID: "c1"})
+		require.True(t, s.Applies(m))
+		m.Kind = tasks.KindTemplate
+		require.False(t, s.Applies(m))
+		m.Kind, m.Channel = tasks.KindText, tasks.Telegram
+		require.False(t, s.Applies(m))
+	})
+
+	t.Run("ReleaseInEnqueueOrderAcrossIdentities", func(t *testing.T) {
+		s, rdb := setup(t)
+		client := asynq.NewClientFromRedisClient(rdb)
+		ins := asynq.NewInspectorFromRedisClient(rdb)
+		for _, id := range []string{"a", "b", "c", "gone"} {
+			_, err := client.Enqueue(asynq.NewTask("t", nil), asynq.Queue("q"), asynq.TaskID(id), asynq.ProcessIn(time.Hour))
+			require.NoError(t, err)
+		}
+		require.NoError(t, ins.DeleteTask("q", "gone"))
+		rdb.ZAdd(ctx, keys.Waiting("whatsapp", "c:c1"), redis.Z{Score: 3, Member: Member("q", "c")}, redis.Z{Score: 1, Member: Member("q", "a")})
+		rdb.ZAdd(ctx, keys.Waiting("whatsapp", "p:6598765432"), redis.Z{Score: 2, Member: Member("q", "b")}, redis.Z{Score: 4, Member: Member("q", "gone")})
+		rdb.ZAdd(ctx, keys.Waiting("whatsapp", "c:other"), redis.Z{Score: 1, Member: Member("q", "x")})
+
+		n, busy, err := s.Release(ctx, ins, tasks.WhatsApp, "c1", "6598765432")
+		require.NoError(t, err)
+		require.Equal(t, 3, n)
+		require.Empty(t, busy)
+		pending, err := ins.ListPendingTasks("q")
+		require.NoError(t, err)
+		var order []string
+		for _, p := range pending {
+			order = append(order, p.ID)
+		}
+		require.Equal(t, []string{"a", "b", "c"}, order, "pending in enqueue order")
+		require.Zero(t, rdb.Exists(ctx, keys.Waiting("whatsapp", "c:c1"), keys.Waiting("whatsapp", "p:6598765432")).Val())
+		require.Equal(t, int64(1), rdb.ZCard(ctx, keys.Waiting("whatsapp", "c:other")).Val(), "others keep waiting")
+	})
+}
