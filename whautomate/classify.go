@@ -150,3 +150,12 @@ func RetryAfter(err error) time.Duration {
 	}
 	return 0
 }
+
+// Ambiguous reports whether a failed send may nevertheless have gone out:
+// the request was written and no answer came (a cut connection, a timeout).
+// No idempotency key is documented upstream, so the caller must check
+// before sending again where it can.
+func Ambiguous(err error) bool {
+	var te *TransportError
+	return errors.As(err, &te) && te.Sent
+}

@@ -276,6 +276,7 @@ func (j *job) waitForSlot(ctx context.Context) error {
 func (j *job) alreadySent(ctx context.Context) (bool, error) {
 	w, m := j.w, j.m
 	if m.To.ContactID == "" || m.Kind != tasks.KindText {
+		// Only a contact's text can be recognised among its messages.
 		w.m.ambiguous("resent")
 		j.log.Warn("an earlier attempt may have sent this message; sending again (at-least-once)")
 		return false, nil
@@ -382,6 +383,12 @@ func (j *job) send(ctx context.Context, attempts int) error {
 				return ferr
 			}
 			return fmt.Errorf("%w: %v", asynq.SkipRetry, err)
+		}
+		if whautomate.Ambiguous(err) {
+			// It may have gone out: the next run checks before sending again.
+			if merr := w.outcomes.MarkAmbiguous(ctx, m.ID); merr != nil {
+				return j.redisDown(merr)
+			}
 		}
 		log.Info("transient failure; will retry", "error", err)
 		if _, ferr := w.outcomes.Park(ctx, m, j.token, outcome.Retrying, errText(err), 1, 0, nil, 0, "", w.now()); ferr != nil {

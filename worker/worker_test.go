@@ -224,6 +224,20 @@ func TestPipeline(t *testing.T) {
 		require.Equal(t, 1, b.sandbox.CallsFor("c-slow"), "the API is not called after the expiry")
 	})
 
+	t.Run("CutConnectionAfterTheSendIsCheckedNotResent", func(t *testing.T) {
+		b := setup(t)
+		b.sandbox.MarkInbound(tasks.WhatsApp, "c-cut", "", time.Now())
+		// The sandbox takes the message in and drops the connection unanswered.
+		b.sandbox.Script(whautomatetest.Match{Recipient: "c-cut"}, whautomatetest.Answer{Drop: true, Accept: true})
+		_, err := b.producer.Send(ctx, tasks.Message{ID: "m1", Channel: tasks.WhatsApp, Kind: tasks.KindText,
+			To: tasks.Recipient{ContactID: "c-cut"}, Text: "your code is 1234"})
+		require.NoError(t, err)
+		o := b.waitState(t, "m1", producer.StateSent, 15*time.Second)
+		sent := b.sandbox.Sent()
+		require.Len(t, sent, 1, "found among the contact's messages, not sent again")
+		require.Equal(t, sent[0].UpstreamID, o.UpstreamID)
+	})
+
 	t.Run("BadKeyHoldsTheChannelAndNothingFails", func(t *testing.T) {
 		b := setup(t, func(c *worker.Config) { c.Hold = time.Second })
 		b.sandbox.SetAPIKey("rotated")

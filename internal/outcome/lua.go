@@ -130,8 +130,12 @@ if cst == 'paused' or cst == 'auto_paused' then
   return {'paused', 0, 0, 0}
 end
 local attempts = tonumber(redis.call('HGET', okey, 'at') or '0')
-local lt, le = unpack(redis.call('HMGET', okey, 'lt', 'le'))
+local lt, le, amb = unpack(redis.call('HMGET', okey, 'lt', 'le', 'amb'))
 local ambiguous = 0
+if amb then
+  ambiguous = 1
+  redis.call('HDEL', okey, 'amb')
+end
 if lt and lt ~= ARGV[5] then
   local left = tonumber(le) - tonumber(now)
   if left > 0 then return {'busy', attempts, 0, left} end

@@ -172,7 +172,8 @@ type Claim struct {
 	// Attempts is the number of API calls made for this message so far.
 	Attempts int
 	// Ambiguous: an earlier run took the lease and never reported back (it
-	// crashed mid-send): the message may have gone out already.
+	// crashed mid-send), or its call went unanswered (MarkAmbiguous): the
+	// message may have gone out already.
 	Ambiguous bool
 	// Wait is, when Busy, how long the other run's lease has left.
 	Wait time.Duration
@@ -201,6 +202,16 @@ func (s *Store) Claim(ctx context.Context, m *tasks.Message, token string, lease
 		Ambiguous: res[2].(int64) == 1,
 		Wait:      time.Duration(res[3].(int64)) * time.Millisecond,
 	}, nil
+}
+
+// MarkAmbiguous notes that a send of the message may have gone out without
+// an answer: the next Claim reports it Ambiguous, so that the next run
+// checks before sending again.
+func (s *Store) MarkAmbiguous(ctx context.Context, id string) error {
+	if err := s.rdb.HSet(ctx, keys.Outcome(id), "amb", 1).Err(); err != nil {
+		return fmt.Errorf("outcome: mark ambiguous %s: %w", id, err)
+	}
+	return nil
 }
 
 // Result is how a send attempt ended, for Finish.
