@@ -407,11 +407,24 @@ func (j *job) retryLater(ctx context.Context, d time.Duration, reason string, ca
 	return deferFor(d, reason)
 }
 
+// finish records the API's final answer. The answer is a fact that cannot be
+// asked for again, so a Redis that does not take it is tried again for as
+// long as the lease lasts (a restart, a failover) — even through shutdown.
 func (j *job) finish(ctx context.Context, r outcome.Result) error {
-	if _, err := j.w.outcomes.Finish(ctx, j.m, j.token, r, j.w.now()); err != nil {
-		// The API answered but Redis did not take the record: the lease stays
-		// until it ends, the next run finds it ambiguous and checks.
-		return j.redisDown(err)
+	ctx = context.WithoutCancel(ctx)
+	deadline := j.start.Add(j.lease() - time.Second)
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		_, err := j.w.outcomes.Finish(ctx, j.m, j.token, r, j.w.now())
+		if err == nil {
+			break
+		}
+		if j.w.now().Add(wait).After(deadline) {
+			// The lease ends unrecorded: the next run finds the message
+			// ambiguous and checks before sending again.
+			return j.redisDown(err)
+		}
+		j.log.Warn("cannot record the outcome yet; retrying", "error", err, "retry_in", wait)
+		_ = sleep(ctx, wait)
 	}
 	if r.State == outcome.Sent {
 		j.log.Debug("message sent")

@@ -61,13 +61,17 @@ func newFleet(t *testing.T, slot int, opts whautomatetest.Options, env ...string
 	if testing.Short() {
 		t.Skip("end-to-end test with real processes; skipped with -short")
 	}
-	rdb := redistest.Client(t, slot)
+	return fleetOn(t, redistest.Client(t, slot), redistest.URL(t, slot), opts, env...)
+}
+
+// fleetOn is newFleet on a given Redis.
+func fleetOn(t *testing.T, rdb *redis.Client, url string, opts whautomatetest.Options, env ...string) *fleet {
+	t.Helper()
 	opts.APIKey = "e2e-key"
 	sb := whautomatetest.NewServer(opts)
 	t.Cleanup(sb.Close)
 	p, err := producer.New(producer.Config{Redis: rdb})
 	require.NoError(t, err)
-	url := redistest.URL(t, slot)
 	base := []string{
 		"PATH=" + os.Getenv("PATH"),
 		"REDIS_URL=" + url,
@@ -178,24 +182,6 @@ func (f *fleet) tally(ids []string) (lost, twice int) {
 func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
 	require.Eventually(t, cond, timeout, 20*time.Millisecond, what)
-}
-
-func TestKillAWorkerMidRunLosesNothing(t *testing.T) {
-	f := newFleet(t, 3, whautomatetest.Options{Latency: 50 * time.Millisecond},
-		"SENDQ_CONCURRENCY=20", "SENDQ_RATE_WHATSAPP=0", "SENDQ_PACE_WHATSAPP=0")
-	ids := f.enqueue(tasks.WhatsApp, "kill", 400)
-	a := f.start("worker-a")
-	waitFor(t, "a third sent", 60*time.Second, func() bool { return len(f.sandbox.Sent()) >= 130 })
-	require.NoError(t, a.Process.Signal(syscall.SIGKILL))
-	_ = a.Wait()
-	killedAt := time.Now()
-	f.start("worker-b")
-	counts := f.waitFinished(ids, 5*time.Minute)
-	lost, twice := f.tally(ids)
-	t.Logf("SIGKILL mid-run: %d messages, lost %d, sent twice %d, recovered in %v; states %v",
-		len(ids), lost, twice, time.Since(killedAt).Round(time.Second), counts)
-	require.Zero(t, lost)
-	require.Equal(t, len(ids), counts[producer.StateSent])
 }
 
 func TestSIGTERMDrainsAndSendsEachOnce(t *testing.T) {
