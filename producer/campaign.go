@@ -54,6 +54,28 @@ type StartOptions struct {
 	Workers int
 	// Progress, when set, is called now and then with the rows handled so far.
 	Progress func(done int)
+	// WaitLock is how long to wait for another start of the same campaign
+	// to end (or, if it died, for its lock to lapse, within lockTTL) before
+	// giving up with ErrCampaignBusy. Zero gives up at once.
+	WaitLock time.Duration
+}
+
+// lockTTL is how long a start's lock outlives its last refresh: a start that
+// dies frees the campaign this long after.
+const lockTTL = 10 * time.Second
+
+// lockCampaign takes the campaign's lock, waiting up to wait for it.
+func (p *Producer) lockCampaign(ctx context.Context, id, token string, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	for {
+		err := p.outcomes.LockCampaign(ctx, id, token, lockTTL)
+		if !errors.Is(err, ErrCampaignBusy) || time.Now().After(deadline) {
+			return err
+		}
+		if err := pause(ctx, 250*time.Millisecond); err != nil {
+			return err
+		}
+	}
 }
 
 // StartReport tells what a start did.
@@ -103,7 +125,7 @@ func (p *Producer) StartCampaign(ctx context.Context, id string, msgs []tasks.Me
 	}
 
 	token := NewID()
-	if err := p.outcomes.LockCampaign(ctx, id, token, 30*time.Second); err != nil {
+	if err := p.lockCampaign(ctx, id, token, opt.WaitLock); err != nil {
 		return rep, err
 	}
 	defer p.outcomes.UnlockCampaign(context.WithoutCancel(ctx), id, token)
@@ -130,14 +152,14 @@ func (p *Producer) refreshLock(ctx context.Context, id, token string) (stop func
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		t := time.NewTicker(10 * time.Second)
+		t := time.NewTicker(lockTTL / 3)
 		defer t.Stop()
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				_ = p.outcomes.LockCampaign(ctx, id, token, 30*time.Second)
+				_ = p.outcomes.LockCampaign(ctx, id, token, lockTTL)
 			}
 		}
 	})

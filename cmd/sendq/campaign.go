@@ -79,7 +79,8 @@ func (a *app) campaignStart(ctx context.Context, args []string) error {
 	return a.withProducer(ctx, func(p *producer.Producer) error {
 		bar := newProgress(a.stderr, len(msgs), "enqueued")
 		start := time.Now()
-		rep, err := p.StartCampaign(ctx, *id, msgs, producer.StartOptions{Progress: bar.set})
+		// A start that died holds the campaign's lock for a few more seconds.
+		rep, err := p.StartCampaign(ctx, *id, msgs, producer.StartOptions{Progress: bar.set, WaitLock: 15 * time.Second})
 		bar.done()
 		if err != nil {
 			return err

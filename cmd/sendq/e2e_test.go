@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -234,4 +236,111 @@ func TestRateLimitHeldAcrossThreeProcesses(t *testing.T) {
 	rate := float64(len(at)-1) / span.Seconds()
 	t.Logf("3 processes at 50/s: %d sends over %v = %.2f/s; busiest 1-second window %d sends", len(at), span.Round(time.Millisecond), rate, worst)
 	require.LessOrEqual(t, worst, 51, "no 1-second window holds more than the limit (+1 for the window's edges)")
+}
+
+// TestCLIAgainstTheSandbox drives sendq as an operator does: `sendq send`,
+// a `sendq worker` process, and `sendq status --json`.
+func TestCLIAgainstTheSandbox(t *testing.T) {
+	f := newFleet(t, 5, whautomatetest.Options{}, "SENDQ_PACE_WHATSAPP=0")
+	env := map[string]string{"REDIS_URL": f.redisURL}
+	f.sandbox.MarkInbound(tasks.WhatsApp, "c-open", "", time.Now())
+	f.sandbox.Script(whautomatetest.Match{Recipient: "c-bad"}, whautomatetest.Answer{Status: 400,
+		Body: `{"error":{"message":"(#131026) Message undeliverable","code":131026}}`})
+	f.sandbox.Script(whautomatetest.Match{Recipient: "c-flaky"}, whautomatetest.Answer{Status: 503}, whautomatetest.Answer{Status: 503})
+	f.sandbox.Script(whautomatetest.Match{Recipient: "c-busy"}, whautomatetest.Answer{Status: 429, RetryAfter: "2"})
+	send := func(id, contact string, content ...string) {
+		t.Helper()
+		args := append([]string{"send", "--channel", "whatsapp", "--contact-id", contact, "--id", id}, content...)
+		code, out, stderr := sendq(t, env, args...)
+		require.Equal(t, 0, code, stderr)
+		require.Equal(t, id+"\n", out)
+	}
+	tpl := []string{"--template", "order_update", "--language", "en", "--param", "Ada"}
+	send("open", "c-open", "--text", "hello")
+	send("bad", "c-bad", tpl...)
+	send("flaky", "c-flaky", tpl...)
+	send("busy", "c-busy", tpl...)
+	send("busy", "c-busy", tpl...) // the same id again: nothing new
+	f.start("worker")
+
+	status := func(id string) map[string]any {
+		code, out, stderr := sendq(t, env, "status", id, "--json")
+		require.Equal(t, 0, code, stderr)
+		var o map[string]any
+		require.NoError(t, json.Unmarshal([]byte(out), &o))
+		return o
+	}
+	final := func(id, state string) map[string]any {
+		var o map[string]any
+		waitFor(t, id+" "+state, 30*time.Second, func() bool { o = status(id); return o["state"] == state })
+		return o
+	}
+	o := final("open", "sent")
+	require.NotEmpty(t, o["upstream_id"])
+	o = final("bad", "failed")
+	require.Contains(t, o["error"], "undeliverable")
+	require.Equal(t, 1, f.sandbox.CallsFor("c-bad"), "one call for a permanent error")
+	o = final("flaky", "sent")
+	require.Equal(t, 3, f.sandbox.CallsFor("c-flaky"))
+	o = final("busy", "sent")
+	require.Equal(t, 2, f.sandbox.CallsFor("c-busy"), "the 429, then the send; the duplicate id sent nothing")
+	var at time.Time
+	for _, s := range f.sandbox.Sent() {
+		if s.Recipient == "c-busy" {
+			at = s.At
+		}
+	}
+	require.GreaterOrEqual(t, at.Sub(f.sandbox.FirstCall("c-busy")), 2*time.Second, "re-sent no sooner than Retry-After")
+}
+
+// TestCampaignStartKilledHalfWayAndRerun kills `sendq campaign start` in the
+// middle, starts it again, then once more: the second start enqueues exactly
+// the missing messages, the third none.
+func TestCampaignStartKilledHalfWayAndRerun(t *testing.T) {
+	f := newFleet(t, 5, whautomatetest.Options{})
+	const rows = 50000
+	file := filepath.Join(t.TempDir(), "people.csv")
+	var b strings.Builder
+	b.WriteString("phone,name,param1\n")
+	for i := range rows {
+		fmt.Fprintf(&b, "+65%08d,Guest %d,%d\n", 90000000+i, i, i)
+	}
+	require.NoError(t, os.WriteFile(file, []byte(b.String()), 0o600))
+	args := []string{"campaign", "start", "--id", "big", "--file", file, "--channel", "whatsapp",
+		"--template", "sale", "--language", "en", "--json"}
+
+	cmd := exec.Command(binary, args...)
+	cmd.Env = f.env
+	require.NoError(t, cmd.Start())
+	queued := func() int64 { return f.rdb.LLen(context.Background(), "asynq:{sendq:whatsapp:bulk}:pending").Val() }
+	waitFor(t, "half enqueued", 60*time.Second, func() bool { return queued() >= rows/3 })
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+	_ = cmd.Wait()
+	before := queued()
+	require.Less(t, before, int64(rows), "killed before the end")
+
+	second := startWithEnv(t, f.env, args)
+	require.Equal(t, rows, second["accepted"]+second["duplicates"])
+	require.Equal(t, int64(rows), queued(), "every row is queued once")
+	third := startWithEnv(t, f.env, args)
+	require.Equal(t, 0, third["accepted"])
+	require.Equal(t, rows, third["duplicates"])
+	require.Equal(t, int64(rows), queued())
+	c, err := f.producer.CampaignStatus(context.Background(), "big")
+	require.NoError(t, err)
+	require.Equal(t, rows, c.Total)
+	require.Equal(t, rows, c.Counts[producer.StateQueued])
+	t.Logf("killed with %d of %d queued; the rerun accepted %d (skipping %d); a third start accepted %d",
+		before, rows, second["accepted"], second["duplicates"], third["accepted"])
+}
+
+func startWithEnv(t *testing.T, env, args []string) map[string]int {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = env
+	out, err := cmd.Output()
+	require.NoError(t, err)
+	var rep struct{ Accepted, Rejected, Duplicates int }
+	require.NoError(t, json.Unmarshal(out, &rep))
+	return map[string]int{"accepted": rep.Accepted, "rejected": rep.Rejected, "duplicates": rep.Duplicates}
 }
