@@ -74,15 +74,15 @@ func readCSV(r io.Reader, defaults Fields) ([]Row, []RowError, error) {
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
-				bad = append(bad, RowError{Line: pe.Line, Err: pe.Err})
+				bad = append(bad, RowError{Line: pe.StartLine, Err: pe.Err})
 				continue
 			}
 			return rows, bad, fmt.Errorf("campaign file: %w", err)
 		}
+		line, _ := cr.FieldPos(0) // a record read without error has a field
 		if len(rec) != len(cols) {
 			bad = append(bad, RowError{Line: line, Err: fmt.Errorf("has %d fields, the header %d", len(rec), len(cols))})
 			continue

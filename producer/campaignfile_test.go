@@ -57,3 +57,33 @@ not json
 		require.ErrorContains(t, err, `unknown column "colour"`)
 	})
 }
+
+// FuzzReadCampaign: any file reads without a panic, every row it accepts is a
+// valid message, and line numbers stay within the file.
+func FuzzReadCampaign(f *testing.F) {
+	f.Add([]byte("phone,name,param1\n+65 9876 5432,Ada,10%\n"), false)
+	f.Add([]byte("contact_id,channel,text\nc1,telegram,hi\n"), false)
+	f.Add([]byte("{\"contact_id\":\"c1\",\"param1\":\"x\"}\n{\"phone\":12345678}\n"), true)
+	f.Fuzz(func(t *testing.T, data []byte, jsonLines bool) {
+		defaults := producer.Fields{Channel: "whatsapp", Template: "sale", Language: "en"}
+		rows, bad, err := producer.ReadCampaign(strings.NewReader(string(data)), jsonLines, defaults)
+		if err != nil {
+			return
+		}
+		lines := strings.Count(string(data), "\n") + 1
+		for _, r := range rows {
+			m := r.Message
+			if err := m.Validate(); err != nil {
+				t.Fatalf("line %d accepted but invalid: %v", r.Line, err)
+			}
+			if r.Line < 1 || r.Line > lines {
+				t.Fatalf("line %d outside the file's %d", r.Line, lines)
+			}
+		}
+		for _, e := range bad {
+			if e.Line < 1 || e.Line > lines {
+				t.Fatalf("error line %d outside the file's %d", e.Line, lines)
+			}
+		}
+	})
+}
