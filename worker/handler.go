@@ -228,10 +228,19 @@ func (j *job) waitForSlot(ctx context.Context) error {
 		Recipient:      m.To.Key(),
 		RecipientLimit: w.cfg.RecipientLimits[m.Channel],
 	}
-	for range 3 {
+	for range 5 {
 		r, err := w.limiter.Reserve(ctx, req)
 		if err != nil {
 			return j.release(ctx, err)
+		}
+		if !r.OK && r.Delay <= w.cfg.MaxBlock {
+			// Nothing reserved, but not for long (a recipient's pace, a
+			// cool-down ending): wait here and ask again.
+			w.m.observeWait(m.Channel, r.Reason, r.Delay)
+			if err := sleep(ctx, r.Delay); err != nil {
+				return j.release(ctx, err)
+			}
+			continue
 		}
 		if !r.OK {
 			j.result = "rate_limited"
@@ -267,7 +276,12 @@ func (j *job) waitForSlot(ctx context.Context) error {
 			return j.release(ctx, err)
 		}
 	}
-	return nil
+	// Still no slot after several short waits: let others have the handler.
+	j.result = "rate_limited"
+	if err := j.giveBack(ctx); err != nil {
+		return err
+	}
+	return deferFor(w.cfg.MaxBlock, "rate limit")
 }
 
 // alreadySent looks, after an earlier run died mid-send, for the message

@@ -1,0 +1,190 @@
+package ratelimit
+
+import (
+	"context"
+	"os"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+)
+
+// defaultTestRedisURL is used when SENDQ_TEST_REDIS_URL is not set.
+const defaultTestRedisURL = "redis://127.0.0.1:6379/14"
+
+// realRedis returns the options of the test Redis named by
+// SENDQ_TEST_REDIS_URL, after flushing that database (only that one). With
+// no server answering it skips tb, except under CI=true, where it fails.
+func realRedis(tb testing.TB) *redis.Options {
+	tb.Helper()
+	raw := os.Getenv("SENDQ_TEST_REDIS_URL")
+	if raw == "" {
+		raw = defaultTestRedisURL
+	}
+	opt, err := redis.ParseURL(raw)
+	if err != nil {
+		tb.Fatalf("SENDQ_TEST_REDIS_URL: %v", err)
+	}
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		if os.Getenv("CI") == "true" {
+			tb.Fatalf("Redis at %s does not answer (CI=true needs it): %v", opt.Addr, err)
+		}
+		tb.Skipf("integration test skipped: no Redis answers at %s (%v); set SENDQ_TEST_REDIS_URL or start redis-server", opt.Addr, err)
+	}
+	if err := rdb.FlushDB(ctx).Err(); err != nil {
+		tb.Fatalf("flushdb %s/%d: %v", opt.Addr, opt.DB, err)
+	}
+	return opt
+}
+
+// TestIntegrationSharedLimit runs three Limiters, each with its own client
+// (three worker processes), and 150 goroutines reserving at once for 1.5 s
+// of slots at 50/s on a real Redis. The slots Redis hands out never put more
+// than 51 into a 1 s window (50, Rate+Burst−1, into a half-open one) and
+// average within 2% of 50/s.
+func TestIntegrationSharedLimit(t *testing.T) {
+	opt := realRedis(t)
+	const (
+		goroutines = 150
+		span       = 1500 * time.Millisecond
+	)
+	limit := Limit{Rate: 50, Per: time.Second}
+	procs := make([]*Limiter, 3)
+	for i := range procs {
+		rdb := redis.NewClient(opt)
+		t.Cleanup(func() { rdb.Close() })
+		l, err := New(rdb, Config{})
+		require.NoError(t, err)
+		procs[i] = l
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	start, err := procs[0].rdb.Time(ctx).Result()
+	require.NoError(t, err)
+	end := start.Add(span).UnixMicro()
+
+	var (
+		mu    sync.Mutex
+		slots []int64 // µs on Redis's clock
+		wg    sync.WaitGroup
+		done  = make(chan struct{}) // closed once a slot lies past the span
+		once  sync.Once
+	)
+	for g := range goroutines {
+		wg.Go(func() {
+			p := procs[g%len(procs)]
+			req := Request{Key: "whatsapp", Limit: limit}
+			timer := time.NewTimer(0)
+			<-timer.C
+			for {
+				r, err := p.Reserve(ctx, req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if r.OK {
+					at := r.redisNow + r.Delay.Microseconds()
+					if at >= end {
+						once.Do(func() { close(done) })
+						return
+					}
+					mu.Lock()
+					slots = append(slots, at)
+					mu.Unlock()
+				}
+				// Act at the slot (OK) or come back when told (not OK).
+				timer.Reset(r.Delay)
+				select {
+				case <-ctx.Done():
+					t.Error(ctx.Err())
+					return
+				case <-done:
+					return
+				case <-timer.C:
+				}
+			}
+		})
+	}
+	wg.Wait()
+
+	slices.Sort(slots)
+	require.NotEmpty(t, slots)
+	closed, halfOpen := 0, 0
+	for i, s := range slots {
+		j, _ := slices.BinarySearch(slots, s+int64(time.Second/time.Microsecond))
+		halfOpen = max(halfOpen, j-i)
+		for j < len(slots) && slots[j] == s+int64(time.Second/time.Microsecond) {
+			j++
+		}
+		closed = max(closed, j-i)
+	}
+	n := len(slots)
+	first, last := slots[0], slots[n-1]
+	rate := float64(n-1) / (float64(last-first) / 1e6)
+	var st Stats
+	for _, p := range procs {
+		s := p.Stats()
+		st.RedisCalls += s.RedisCalls
+		st.LocalDenials += s.LocalDenials
+	}
+	t.Logf("%d slots from +%v to +%v: %.3f/s; at most %d in a closed 1 s window, %d in a half-open one; %d Redis calls, %d local denials",
+		n, time.Duration(first-start.UnixMicro())*time.Microsecond, time.Duration(last-start.UnixMicro())*time.Microsecond,
+		rate, closed, halfOpen, st.RedisCalls, st.LocalDenials)
+
+	require.LessOrEqual(t, closed, 51, "events in a 1 s window")
+	require.LessOrEqual(t, halfOpen, limit.Rate+limit.burst()-1, "events in a half-open 1 s window")
+	require.InEpsilon(t, 50.0, rate, 0.02, "average rate")
+	require.InEpsilon(t, 50.0*span.Seconds(), float64(n), 0.02, "slots in %v", span)
+}
+
+// BenchmarkReserve measures Reserve on miniredis and on the real Redis, with
+// no limit (the cool-down check alone), with a limit loose enough that every
+// call is granted by Redis, and with a limit the benchmark saturates (most
+// calls refused by the local front). Besides ns/op it reports Redis
+// round trips per Reserve.
+func BenchmarkReserve(b *testing.B) {
+	cases := []struct {
+		name string
+		req  Request
+	}{
+		{"none", Request{Key: "whatsapp", Recipient: "c:1"}},
+		{"granted", Request{Key: "whatsapp", Limit: Limit{Rate: 1000000, Per: time.Second}, Recipient: "c:1"}},
+		{"saturated", Request{Key: "whatsapp", Limit: Limit{Rate: 80, Per: time.Second}}},
+	}
+	servers := []struct {
+		name string
+		opt  func(b *testing.B) *redis.Options
+	}{
+		{"miniredis", func(b *testing.B) *redis.Options {
+			mr := miniredis.RunT(b)
+			return &redis.Options{Addr: mr.Addr()}
+		}},
+		{"redis", func(b *testing.B) *redis.Options { return realRedis(b) }},
+	}
+	for _, srv := range servers {
+		for _, c := range cases {
+			b.Run(srv.name+"/"+c.name, func(b *testing.B) {
+				rdb := redis.NewClient(srv.opt(b))
+				b.Cleanup(func() { rdb.Close() })
+				l, err := New(rdb, Config{})
+				require.NoError(b, err)
+				ctx := context.Background()
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := l.Reserve(ctx, c.req); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(l.Stats().RedisCalls)/float64(b.N), "rediscalls/op")
+			})
+		}
+	}
+}

@@ -1,0 +1,213 @@
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// DefaultPrefix starts every key the Limiter writes. Its hash tag {sendq}
+// puts all of them on one Redis Cluster slot, which a script touching
+// several keys requires.
+const DefaultPrefix = "{sendq}:rl:"
+
+// DefaultMaxWait is the longest wait Reserve commits to unless
+// Config.MaxWait says otherwise.
+const DefaultMaxWait = 500 * time.Millisecond
+
+// The reasons a Reservation gives for a wait.
+const (
+	// ReasonRate: the key's (channel's) limit asks for the wait.
+	ReasonRate = "rate"
+	// ReasonRecipientRate: the recipient's pace asks for the wait.
+	ReasonRecipientRate = "recipient_rate"
+	// ReasonCooldown: a cool-down holds the whole key.
+	ReasonCooldown = "cooldown"
+	// ReasonRecipientCooldown: a cool-down holds this recipient of the key.
+	ReasonRecipientCooldown = "recipient_cooldown"
+)
+
+// hashTag matches a Redis Cluster hash tag: the first {…} with something in it.
+var hashTag = regexp.MustCompile(`\{[^}]+\}`)
+
+// Config configures a Limiter. Zero values mean the documented defaults.
+type Config struct {
+	// Prefix starts every key. It must carry a hash tag ({…}) so that all
+	// keys of one call share a cluster slot. Defaults to DefaultPrefix.
+	Prefix string
+	// Now is the local clock, used by the local front only: every decision
+	// Redis makes uses Redis's TIME, so that all processes share one clock.
+	// Defaults to time.Now.
+	Now func() time.Time
+	// MaxWait is the longest wait Reserve commits to; longer waits are
+	// reported, not reserved. Defaults to DefaultMaxWait (500 ms).
+	MaxWait time.Duration
+}
+
+// Limiter applies rate limits and cool-downs shared by every process that
+// uses the same Redis. It is safe for concurrent use.
+type Limiter struct {
+	rdb     redis.UniversalClient
+	prefix  string
+	now     func() time.Time
+	maxWait time.Duration
+
+	mu     sync.Mutex
+	fronts map[string]*front
+
+	redisCalls   atomic.Uint64
+	localDenials atomic.Uint64
+}
+
+// New returns a Limiter on rdb, which it does not close.
+func New(rdb redis.UniversalClient, cfg Config) (*Limiter, error) {
+	if rdb == nil {
+		return nil, errors.New("ratelimit: a Redis client is required")
+	}
+	if cfg.Prefix == "" {
+		cfg.Prefix = DefaultPrefix
+	}
+	if !hashTag.MatchString(cfg.Prefix) {
+		return nil, fmt.Errorf("ratelimit: prefix %q has no hash tag such as {sendq}: Redis Cluster needs one to run the scripts", cfg.Prefix)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	switch {
+	case cfg.MaxWait == 0:
+		cfg.MaxWait = DefaultMaxWait
+	case cfg.MaxWait < 0:
+		return nil, fmt.Errorf("ratelimit: MaxWait %v is negative", cfg.MaxWait)
+	case cfg.MaxWait > maxSpan:
+		return nil, fmt.Errorf("ratelimit: MaxWait %v is over %v", cfg.MaxWait, maxSpan)
+	}
+	return &Limiter{
+		rdb:     rdb,
+		prefix:  cfg.Prefix,
+		now:     cfg.Now,
+		maxWait: cfg.MaxWait,
+		fronts:  map[string]*front{},
+	}, nil
+}
+
+// Request names what Reserve takes a slot for.
+type Request struct {
+	// Key is what the limit applies to, such as the channel name
+	// "whatsapp" (required). Keys should come from a small set: the Limiter
+	// keeps a little local state for each.
+	Key string
+	// Limit is the key's limit; the zero Limit means none.
+	Limit Limit
+	// Recipient names one recipient of Key, such as "c:123" (optional).
+	Recipient string
+	// RecipientLimit is the pace for each recipient of Key; the zero Limit
+	// means none. It applies only when Recipient is set.
+	RecipientLimit Limit
+}
+
+// Reservation is Reserve's answer.
+type Reservation struct {
+	// Delay is how long to wait before acting (0: go now).
+	Delay time.Duration
+	// OK true: a slot is reserved at now+Delay — wait Delay, then act.
+	// OK false: nothing is reserved — come back after Delay.
+	OK bool
+	// Reason says what asked for the wait: "" (none), ReasonRate,
+	// ReasonRecipientRate, ReasonCooldown or ReasonRecipientCooldown.
+	Reason string
+
+	// redisNow is Redis's clock (µs since the Unix epoch) when the script
+	// decided; 0 when the local front answered. Tests place slots with it.
+	redisNow int64
+}
+
+// Stats counts what a Limiter has done since New.
+type Stats struct {
+	// RedisCalls counts round trips to Redis, by every method.
+	RedisCalls uint64
+	// LocalDenials counts Reserve answers the local front gave without a
+	// round trip (always OK=false).
+	LocalDenials uint64
+}
+
+// Stats returns the Limiter's counters.
+func (l *Limiter) Stats() Stats {
+	return Stats{RedisCalls: l.redisCalls.Load(), LocalDenials: l.localDenials.Load()}
+}
+
+// Reserve takes one slot for Key and Recipient in one atomic Lua script (GCRA
+// with reservation, like x/time/rate's Reserve but shared through Redis): if
+// a cool-down is active on Key or on Key+Recipient it reserves nothing and
+// returns OK=false, Delay = the remaining cool-down; otherwise it computes the
+// earliest time both the channel and the recipient allow, and if that is
+// within MaxWait it commits both (OK=true, Delay = time until the slot) else
+// commits neither (OK=false, Delay = the wait).
+//
+// With both limits zero Reserve still checks the cool-downs, so a caller
+// with limits off still honours a 429. Before asking Redis it consults the
+// local front, which may answer OK=false by itself when Redis surely would
+// (see the package documentation); it never grants a slot by itself.
+// Being rate limited is a result, not an error: errors are for bad requests
+// and Redis failures.
+func (l *Limiter) Reserve(ctx context.Context, r Request) (Reservation, error) {
+	if r.Key == "" {
+		return Reservation{}, errors.New("ratelimit: reserve: the key is empty")
+	}
+	if err := r.Limit.validate(); err != nil {
+		return Reservation{}, fmt.Errorf("%w %v for %q: %v", ErrInvalidLimit, r.Limit, r.Key, err)
+	}
+	if err := r.RecipientLimit.validate(); err != nil {
+		return Reservation{}, fmt.Errorf("%w %v for recipients of %q: %v", ErrInvalidLimit, r.RecipientLimit, r.Key, err)
+	}
+	f := l.front(r.Key)
+	sent := l.now()
+	if res, ok := f.check(r.Limit, sent, l.maxWait); ok {
+		l.localDenials.Add(1)
+		return res, nil
+	}
+
+	keys := []string{l.key("t:", r.Key, ""), l.key("c:", r.Key, "")}
+	var ri, rtol int64
+	if r.Recipient != "" {
+		keys = append(keys, l.key("rt:", r.Key, r.Recipient), l.key("rc:", r.Key, r.Recipient))
+		ri, rtol = r.RecipientLimit.micros(), r.RecipientLimit.tolerance()
+	}
+	l.redisCalls.Add(1)
+	v, err := reserveScript.Run(ctx, l.rdb, keys,
+		r.Limit.micros(), r.Limit.tolerance(), ri, rtol, l.maxWait.Microseconds()).Int64Slice()
+	if err != nil {
+		return Reservation{}, fmt.Errorf("ratelimit: reserve %q: %w", r.Key, err)
+	}
+	if len(v) != 5 || v[2] < 0 || v[2] >= int64(len(reasons)) {
+		return Reservation{}, fmt.Errorf("ratelimit: reserve %q: unexpected answer %v", r.Key, v)
+	}
+	res := Reservation{
+		OK:       v[0] == 1,
+		Delay:    micros(v[1]),
+		Reason:   reasons[v[2]],
+		redisNow: v[4],
+	}
+	f.learn(r.Limit, sent, l.now(), res, micros(v[3]), l.maxWait)
+	return res, nil
+}
+
+// key names a Redis key: the prefix, a kind, the limiter key and, for
+// per-recipient keys, the recipient. Keys and recipients are joined with
+// ":", so a Key that itself holds ":" could share a recipient's keys with
+// another Key; the channel names sendq uses hold none.
+func (l *Limiter) key(kind, key, recipient string) string {
+	s := l.prefix + kind + key
+	if recipient != "" {
+		s += ":" + recipient
+	}
+	return s
+}
+
+// micros converts microseconds to a Duration.
+func micros(us int64) time.Duration { return time.Duration(us) * time.Microsecond }

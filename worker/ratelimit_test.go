@@ -1,0 +1,147 @@
+package worker_test
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/sendq/sendq/producer"
+	"github.com/sendq/sendq/ratelimit"
+	"github.com/sendq/sendq/tasks"
+	"github.com/sendq/sendq/whautomate/whautomatetest"
+	"github.com/sendq/sendq/worker"
+)
+
+func limits(c *worker.Config, ch tasks.Channel, channel, pace ratelimit.Limit) {
+	c.Limits = map[tasks.Channel]ratelimit.Limit{ch: channel}
+	c.RecipientLimits = map[tasks.Channel]ratelimit.Limit{ch: pace}
+}
+
+// sendTimes returns when the sandbox took in each send to recipient ("" for
+// all), in order.
+func (b *bundle) sendTimes(recipient string) []time.Time {
+	var at []time.Time
+	for _, s := range b.sandbox.Sent() {
+		if recipient == "" || s.Recipient == recipient {
+			at = append(at, s.At)
+		}
+	}
+	sort.Slice(at, func(i, j int) bool { return at[i].Before(at[j]) })
+	return at
+}
+
+func TestRateLimits(t *testing.T) {
+	ctx := context.Background()
+
+	t.Run("OneContactIsPacedWhileOthersFlow", func(t *testing.T) {
+		const pace = 200 * time.Millisecond
+		b := setup(t, func(c *worker.Config) {
+			limits(c, tasks.WhatsApp, ratelimit.Limit{Rate: 100, Per: time.Second}, ratelimit.Limit{Rate: 1, Per: pace})
+		})
+		for i := range 20 {
+			_, err := b.producer.Send(ctx, template(fmt.Sprintf("one-%02d", i), "c-one"))
+			require.NoError(t, err)
+		}
+		var others []string
+		for i := range 200 {
+			id := fmt.Sprintf("other-%03d", i)
+			_, err := b.producer.Send(ctx, template(id, fmt.Sprintf("c-other-%03d", i)))
+			require.NoError(t, err)
+			others = append(others, id)
+		}
+		for i := range 20 {
+			b.waitState(t, fmt.Sprintf("one-%02d", i), producer.StateSent, 30*time.Second)
+		}
+		one := b.sendTimes("c-one")
+		require.Len(t, one, 20)
+		for i := 1; i < len(one); i++ {
+			// The slots are exactly pace apart in Redis time; an arrival
+			// jitters by its own round trip and scheduling only, which does
+			// not add up over sends.
+			require.GreaterOrEqual(t, one[i].Sub(one[0]), time.Duration(i)*pace-100*time.Millisecond,
+				"send %d came %v after the first", i, one[i].Sub(one[0]))
+		}
+		var last time.Time
+		for _, id := range others {
+			o := b.waitState(t, id, producer.StateSent, 10*time.Second)
+			if o.SentAt.After(last) {
+				last = o.SentAt
+			}
+		}
+		t.Logf("20 to one contact over %v (pace %v); 200 to others done %v after the first send",
+			one[19].Sub(one[0]).Round(time.Millisecond), pace, last.Sub(b.sendTimes("")[0]).Round(time.Millisecond))
+		all := b.sendTimes("")
+		perSec := map[int]int{}
+		for _, a := range all {
+			perSec[int(a.Sub(all[0]).Seconds())]++
+		}
+		t.Logf("sends per second: %v", perSec)
+		require.True(t, last.Before(one[19]), "the others are not held behind the paced contact")
+	})
+
+	t.Run("A429CoolsTheChannelDownForEveryone", func(t *testing.T) {
+		b := setup(t, func(c *worker.Config) {
+			limits(c, tasks.WhatsApp, ratelimit.Limit{Rate: 100, Per: time.Second}, ratelimit.Limit{})
+		})
+		b.sandbox.Script(whautomatetest.Match{Recipient: "c-050"}, whautomatetest.Answer{Status: 429, RetryAfter: "3"})
+		var ids []string
+		for i := range 300 {
+			id := fmt.Sprintf("m%03d", i)
+			_, err := b.producer.Send(ctx, template(id, fmt.Sprintf("c-%03d", i)))
+			require.NoError(t, err)
+			ids = append(ids, id)
+		}
+		for _, id := range ids {
+			b.waitState(t, id, producer.StateSent, 30*time.Second)
+		}
+		t429 := b.sandbox.FirstCall("c-050")
+		var during []time.Duration
+		for _, at := range b.sendTimes("") {
+			// Requests already under way when the 429 came (one round trip)
+			// may still land; nothing after.
+			if d := at.Sub(t429); d > 50*time.Millisecond && d < 3*time.Second {
+				during = append(during, d)
+			}
+		}
+		require.Empty(t, during, "sends during the cool-down")
+		retried := b.sendTimes("c-050")
+		require.Len(t, retried, 1)
+		t.Logf("429 at %v; next send on the channel %v later; the 429'd message re-sent %v later",
+			t429.Format("15:04:05.000"), firstAfter(b.sendTimes(""), t429.Add(50*time.Millisecond)).Sub(t429).Round(time.Millisecond),
+			retried[0].Sub(t429).Round(time.Millisecond))
+	})
+
+	t.Run("ASaturatedChannelDoesNotDelayAnother", func(t *testing.T) {
+		b := setup(t, func(c *worker.Config) {
+			c.Limits = map[tasks.Channel]ratelimit.Limit{tasks.WhatsApp: {Rate: 20, Per: time.Second}}
+			c.RecipientLimits = map[tasks.Channel]ratelimit.Limit{}
+		})
+		for i := range 500 {
+			_, err := b.producer.Send(ctx, template(fmt.Sprintf("wa-%03d", i), fmt.Sprintf("c-%03d", i)))
+			require.NoError(t, err)
+		}
+		require.Eventually(t, func() bool { return b.sandbox.SentCount() >= 20 }, 10*time.Second, 10*time.Millisecond)
+		at := time.Now()
+		_, err := b.producer.Send(ctx, tasks.Message{ID: "tg", Channel: tasks.Telegram, Kind: tasks.KindTemplate,
+			To: tasks.Recipient{ContactID: "t1"}, Template: &tasks.Template{Text: "your table is ready"}})
+		require.NoError(t, err)
+		o := b.waitState(t, "tg", producer.StateSent, 10*time.Second)
+		info, err := b.ins.GetQueueInfo("sendq:whatsapp")
+		require.NoError(t, err)
+		require.Greater(t, info.Pending+info.Retry+info.Active, 100, "WhatsApp still has its backlog")
+		t.Logf("telegram message sent %v after enqueue, behind a WhatsApp backlog of %d", o.SentAt.Sub(at).Round(time.Millisecond), info.Pending+info.Retry+info.Active)
+	})
+}
+
+func firstAfter(ts []time.Time, t time.Time) time.Time {
+	for _, x := range ts {
+		if x.After(t) {
+			return x
+		}
+	}
+	return time.Time{}
+}
