@@ -109,6 +109,12 @@ type Request struct {
 	// RecipientLimit is the pace for each recipient of Key; the zero Limit
 	// means none. It applies only when Recipient is set.
 	RecipientLimit Limit
+	// MaxWait, when longer than Config.MaxWait, lets this request reserve
+	// further ahead: a request that reserves up to 1 s while others reserve
+	// up to 500 ms is served at the end of their horizon, ahead of those
+	// still asking — a priority lane. Such requests skip the local front
+	// (whose reasoning assumes Config.MaxWait). Zero means Config.MaxWait.
+	MaxWait time.Duration
 }
 
 // Reservation is Reserve's answer.
@@ -165,11 +171,17 @@ func (l *Limiter) Reserve(ctx context.Context, r Request) (Reservation, error) {
 	if err := r.RecipientLimit.validate(); err != nil {
 		return Reservation{}, fmt.Errorf("%w %v for recipients of %q: %v", ErrInvalidLimit, r.RecipientLimit, r.Key, err)
 	}
+	maxWait, priority := l.maxWait, r.MaxWait > l.maxWait
+	if priority {
+		maxWait = min(r.MaxWait, maxSpan)
+	}
 	f := l.front(r.Key)
 	sent := l.now()
-	if res, ok := f.check(r.Limit, sent, l.maxWait); ok {
-		l.localDenials.Add(1)
-		return res, nil
+	if !priority {
+		if res, ok := f.check(r.Limit, sent, l.maxWait); ok {
+			l.localDenials.Add(1)
+			return res, nil
+		}
 	}
 
 	keys := []string{l.key("t:", r.Key, ""), l.key("c:", r.Key, "")}
@@ -180,7 +192,7 @@ func (l *Limiter) Reserve(ctx context.Context, r Request) (Reservation, error) {
 	}
 	l.redisCalls.Add(1)
 	v, err := reserveScript.Run(ctx, l.rdb, keys,
-		r.Limit.micros(), r.Limit.tolerance(), ri, rtol, l.maxWait.Microseconds()).Int64Slice()
+		r.Limit.micros(), r.Limit.tolerance(), ri, rtol, maxWait.Microseconds()).Int64Slice()
 	if err != nil {
 		return Reservation{}, fmt.Errorf("ratelimit: reserve %q: %w", r.Key, err)
 	}
@@ -193,7 +205,9 @@ func (l *Limiter) Reserve(ctx context.Context, r Request) (Reservation, error) {
 		Reason:   reasons[v[2]],
 		redisNow: v[4],
 	}
-	f.learn(r.Limit, sent, l.now(), res, micros(v[3]), l.maxWait)
+	if !priority {
+		f.learn(r.Limit, sent, l.now(), res, micros(v[3]), l.maxWait)
+	}
 	return res, nil
 }
 

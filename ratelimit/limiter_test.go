@@ -319,6 +319,20 @@ func TestReserve(t *testing.T) {
 		require.Equal(t, Reservation{OK: true}, public(r))
 	})
 
+	t.Run("a longer MaxWait is a priority lane", func(t *testing.T) {
+		t.Parallel()
+		l, _ := setup(t, Config{})
+		for range 26 {
+			require.True(t, reserve(t, l, whatsapp).OK) // slots up to 500 ms: the horizon is full
+		}
+		require.False(t, reserve(t, l, whatsapp).OK, "the next ordinary request is refused")
+		vip := whatsapp
+		vip.MaxWait = time.Second
+		r := reserve(t, l, vip)
+		require.True(t, r.OK, "a priority request reserves past the others' horizon")
+		require.Equal(t, 520*time.Millisecond, r.Delay)
+	})
+
 	t.Run("invalid requests", func(t *testing.T) {
 		t.Parallel()
 		l, _ := setup(t, Config{})

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	mrand "math/rand/v2"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -219,7 +220,13 @@ func (j *job) recheckIn(now time.Time) time.Duration {
 }
 
 // waitForSlot applies the channel's and the recipient's rate limits and any
-// cool-down: a short wait is spent here, a long one reschedules the message.
+// cool-down. A message reserves its slot at most Horizon ahead (a
+// transactional one twice that: it is served at the end of the campaign
+// messages' horizon, ahead of those still asking). A channel that is simply
+// busy, or cooling down, is waited out in place — everyone on it waits
+// anyway, and rescheduling would empty the queue between asynq's one-second
+// retry ticks and leave slots unused; a wait longer than MaxBlock, or a
+// recipient's pace past the horizon, reschedules the message.
 func (j *job) waitForSlot(ctx context.Context) error {
 	w, m := j.w, j.m
 	req := ratelimit.Request{
@@ -227,35 +234,48 @@ func (j *job) waitForSlot(ctx context.Context) error {
 		Limit:          w.cfg.Limits[m.Channel],
 		Recipient:      m.To.Key(),
 		RecipientLimit: w.cfg.RecipientLimits[m.Channel],
+		MaxWait:        w.cfg.Horizon,
 	}
-	for range 5 {
+	if m.Campaign == "" {
+		req.MaxWait = 2 * w.cfg.Horizon
+	}
+	deadline := w.now().Add(w.cfg.MaxBlock)
+	for {
 		r, err := w.limiter.Reserve(ctx, req)
 		if err != nil {
 			return j.release(ctx, err)
 		}
-		if !r.OK && r.Delay <= w.cfg.MaxBlock {
-			// Nothing reserved, but not for long (a recipient's pace, a
-			// cool-down ending): wait here and ask again.
+		if r.Delay > 0 {
 			w.m.observeWait(m.Channel, r.Reason, r.Delay)
-			if err := sleep(ctx, r.Delay); err != nil {
+		}
+		wait := r.Delay
+		if !r.OK {
+			// Nothing reserved: come back when a slot may be within reach
+			// (a cool-down, when it ends).
+			wait = max(r.Delay-req.MaxWait, 5*time.Millisecond)
+			if r.Reason == ratelimit.ReasonCooldown || r.Reason == ratelimit.ReasonRecipientCooldown {
+				wait = r.Delay
+			}
+			wait += jitter(10 * time.Millisecond)
+			recipient := r.Reason == ratelimit.ReasonRecipientRate || r.Reason == ratelimit.ReasonRecipientCooldown
+			if (recipient && r.Delay > w.cfg.Horizon) || w.now().Add(wait).After(deadline) {
+				j.result = "rate_limited"
+				if err := j.giveBack(ctx); err != nil {
+					return err
+				}
+				return deferFor(r.Delay, "rate limit: "+r.Reason)
+			}
+		}
+		if wait > 0 {
+			if err := sleep(ctx, wait); err != nil {
 				return j.release(ctx, err)
 			}
-			continue
 		}
 		if !r.OK {
-			j.result = "rate_limited"
-			w.m.observeWait(m.Channel, r.Reason, r.Delay)
-			if err := j.giveBack(ctx); err != nil {
-				return err
-			}
-			return deferFor(r.Delay, "rate limit: "+r.Reason)
+			continue
 		}
 		if r.Delay <= 0 {
 			return nil
-		}
-		w.m.observeWait(m.Channel, r.Reason, r.Delay)
-		if err := sleep(ctx, r.Delay); err != nil {
-			return j.release(ctx, err)
 		}
 		// A 429 may have started a cool-down while this run slept.
 		left, _, err := w.limiter.CooldownLeft(ctx, req.Key, req.Recipient)
@@ -265,24 +285,12 @@ func (j *job) waitForSlot(ctx context.Context) error {
 		if left <= 0 {
 			return nil
 		}
-		if left > w.cfg.MaxBlock {
-			j.result = "rate_limited"
-			if err := j.giveBack(ctx); err != nil {
-				return err
-			}
-			return deferFor(left, "cool-down")
-		}
-		if err := sleep(ctx, left); err != nil {
-			return j.release(ctx, err)
-		}
 	}
-	// Still no slot after several short waits: let others have the handler.
-	j.result = "rate_limited"
-	if err := j.giveBack(ctx); err != nil {
-		return err
-	}
-	return deferFor(w.cfg.MaxBlock, "rate limit")
 }
+
+// jitter is a random duration in [0, d), so that waiting handlers do not
+// all ask again at the same instant.
+func jitter(d time.Duration) time.Duration { return time.Duration(mrand.Int64N(int64(d))) }
 
 // alreadySent looks, after an earlier run died mid-send, for the message
 // among the contact's latest outgoing messages (possible for a contact-id

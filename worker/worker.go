@@ -66,8 +66,13 @@ type Config struct {
 	MaxAttempts int
 	// DefaultExpiry applies to messages sent without one. Defaults to 7 days.
 	DefaultExpiry time.Duration
-	// MaxBlock is the longest a handler waits in place for a rate-limit slot;
-	// longer waits reschedule the message. Defaults to 500 ms.
+	// Horizon is how far ahead a campaign message may reserve its rate-limit
+	// slot; a transactional message may reserve twice as far, which puts it
+	// ahead of campaign messages still waiting. Defaults to 500 ms.
+	Horizon time.Duration
+	// MaxBlock is the longest a handler waits in place for its channel's
+	// rate limit or cool-down; longer waits reschedule the message. Defaults
+	// to 10 s.
 	MaxBlock time.Duration
 	// SendTimeout bounds one API call. Defaults to 15 s.
 	SendTimeout time.Duration
@@ -135,7 +140,8 @@ func New(cfg Config) (*Worker, error) {
 		cfg.RecipientLimits = DefaultRecipientLimits
 	}
 	def(&cfg.DefaultExpiry, 7*24*time.Hour)
-	def(&cfg.MaxBlock, 500*time.Millisecond)
+	def(&cfg.Horizon, 500*time.Millisecond)
+	def(&cfg.MaxBlock, 10*time.Second)
 	def(&cfg.SendTimeout, 15*time.Second)
 	def(&cfg.Hold, 10*time.Second)
 	def(&cfg.Recheck, time.Hour)
@@ -144,7 +150,7 @@ func New(cfg Config) (*Worker, error) {
 	if cfg.MaxAttempts > keys.TaskMaxRetry-5 {
 		return nil, fmt.Errorf("worker: MaxAttempts %d is over %d", cfg.MaxAttempts, keys.TaskMaxRetry-5)
 	}
-	if cfg.Concurrency < 0 || cfg.MaxAttempts < 0 || cfg.DefaultExpiry < 0 || cfg.MaxBlock < 0 ||
+	if cfg.Concurrency < 0 || cfg.MaxAttempts < 0 || cfg.DefaultExpiry < 0 || cfg.MaxBlock < 0 || cfg.Horizon < 0 ||
 		cfg.SendTimeout < 0 || cfg.Hold < 0 || cfg.Recheck < 0 || cfg.PollInterval < 0 || cfg.ShutdownTimeout < 0 {
 		return nil, errors.New("worker: negative value in Config")
 	}
@@ -162,7 +168,7 @@ func New(cfg Config) (*Worker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
 	}
-	limiter, err := ratelimit.New(cfg.Redis, ratelimit.Config{MaxWait: cfg.MaxBlock})
+	limiter, err := ratelimit.New(cfg.Redis, ratelimit.Config{MaxWait: cfg.Horizon})
 	if err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
 	}
