@@ -162,14 +162,52 @@ func (l *Limiter) Stats() Stats {
 // Being rate limited is a result, not an error: errors are for bad requests
 // and Redis failures.
 func (l *Limiter) Reserve(ctx context.Context, r Request) (Reservation, error) {
+	c, res, err := l.prepare(r)
+	if c == nil {
+		return res, err
+	}
+	return c.done(reserveScript.Run(ctx, l.rdb, c.keys, c.args...))
+}
+
+// ReserveIn is Reserve queued on the pipeline p, to go in one round trip with
+// other commands; call the returned function after p.Exec for the answer.
+// When the local front answers, nothing is queued.
+func (l *Limiter) ReserveIn(ctx context.Context, p redis.Pipeliner, r Request) func() (Reservation, error) {
+	c, res, err := l.prepare(r)
+	if c == nil {
+		return func() (Reservation, error) { return res, err }
+	}
+	cmd := reserveScript.EvalSha(ctx, p, c.keys, c.args...)
+	return func() (Reservation, error) {
+		if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") { // Redis restarted: load it
+			return c.done(reserveScript.Run(ctx, l.rdb, c.keys, c.args...))
+		}
+		return c.done(cmd)
+	}
+}
+
+// reserveCall is one reservation on its way to Redis.
+type reserveCall struct {
+	l        *Limiter
+	r        Request
+	f        *front
+	sent     time.Time
+	priority bool
+	keys     []string
+	args     []any
+}
+
+// prepare checks r and asks the local front; it returns the call to make,
+// or nil with the answer (a refusal by the front, or an error).
+func (l *Limiter) prepare(r Request) (*reserveCall, Reservation, error) {
 	if r.Key == "" {
-		return Reservation{}, errors.New("ratelimit: reserve: the key is empty")
+		return nil, Reservation{}, errors.New("ratelimit: reserve: the key is empty")
 	}
 	if err := r.Limit.validate(); err != nil {
-		return Reservation{}, fmt.Errorf("%w %v for %q: %v", ErrInvalidLimit, r.Limit, r.Key, err)
+		return nil, Reservation{}, fmt.Errorf("%w %v for %q: %v", ErrInvalidLimit, r.Limit, r.Key, err)
 	}
 	if err := r.RecipientLimit.validate(); err != nil {
-		return Reservation{}, fmt.Errorf("%w %v for recipients of %q: %v", ErrInvalidLimit, r.RecipientLimit, r.Key, err)
+		return nil, Reservation{}, fmt.Errorf("%w %v for recipients of %q: %v", ErrInvalidLimit, r.RecipientLimit, r.Key, err)
 	}
 	maxWait, priority := l.maxWait, r.MaxWait > l.maxWait
 	if priority {
@@ -180,10 +218,9 @@ func (l *Limiter) Reserve(ctx context.Context, r Request) (Reservation, error) {
 	if !priority {
 		if res, ok := f.check(r.Limit, sent, l.maxWait); ok {
 			l.localDenials.Add(1)
-			return res, nil
+			return nil, res, nil
 		}
 	}
-
 	keys := []string{l.key("t:", r.Key, ""), l.key("c:", r.Key, "")}
 	var ri, rtol int64
 	if r.Recipient != "" {
@@ -191,13 +228,18 @@ func (l *Limiter) Reserve(ctx context.Context, r Request) (Reservation, error) {
 		ri, rtol = r.RecipientLimit.micros(), r.RecipientLimit.tolerance()
 	}
 	l.redisCalls.Add(1)
-	v, err := reserveScript.Run(ctx, l.rdb, keys,
-		r.Limit.micros(), r.Limit.tolerance(), ri, rtol, maxWait.Microseconds()).Int64Slice()
+	return &reserveCall{l: l, r: r, f: f, sent: sent, priority: priority, keys: keys,
+		args: []any{r.Limit.micros(), r.Limit.tolerance(), ri, rtol, maxWait.Microseconds()}}, Reservation{}, nil
+}
+
+// done reads Redis's answer and teaches the front.
+func (c *reserveCall) done(cmd *redis.Cmd) (Reservation, error) {
+	v, err := cmd.Int64Slice()
 	if err != nil {
-		return Reservation{}, fmt.Errorf("ratelimit: reserve %q: %w", r.Key, err)
+		return Reservation{}, fmt.Errorf("ratelimit: reserve %q: %w", c.r.Key, err)
 	}
 	if len(v) != 5 || v[2] < 0 || v[2] >= int64(len(reasons)) {
-		return Reservation{}, fmt.Errorf("ratelimit: reserve %q: unexpected answer %v", r.Key, v)
+		return Reservation{}, fmt.Errorf("ratelimit: reserve %q: unexpected answer %v", c.r.Key, v)
 	}
 	res := Reservation{
 		OK:       v[0] == 1,
@@ -205,8 +247,8 @@ func (l *Limiter) Reserve(ctx context.Context, r Request) (Reservation, error) {
 		Reason:   reasons[v[2]],
 		redisNow: v[4],
 	}
-	if !priority {
-		f.learn(r.Limit, sent, l.now(), res, micros(v[3]), l.maxWait)
+	if !c.priority {
+		c.f.learn(c.r.Limit, c.sent, c.l.now(), res, micros(v[3]), c.l.maxWait)
 	}
 	return res, nil
 }

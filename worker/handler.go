@@ -66,7 +66,24 @@ func (j *job) run(ctx context.Context) error {
 		return deferFor(d, "scheduled")
 	}
 
-	claim, err := w.outcomes.Claim(ctx, m, j.token, j.lease(), order(m), j.member(), now)
+	// Without a session window to look up first, the claim and the rate-limit
+	// reservation go to Redis in one round trip (a slot taken by a message
+	// that turns out finished is simply not used).
+	var claim outcome.Claim
+	var pre *ratelimit.Reservation
+	var err error
+	if w.sessions.Applies(m) {
+		claim, err = w.outcomes.Claim(ctx, m, j.token, j.lease(), order(m), j.member(), now)
+	} else {
+		p := w.rdb.Pipeline()
+		claimed := w.outcomes.ClaimIn(ctx, p, m, j.token, j.lease(), order(m), j.member(), now)
+		reserved := w.limiter.ReserveIn(ctx, p, j.slotRequest())
+		_, _ = p.Exec(ctx) // each command carries its own error
+		claim, err = claimed()
+		if r, rerr := reserved(); err == nil && rerr == nil {
+			pre = &r
+		}
+	}
 	if err != nil {
 		return j.redisDown(err)
 	}
@@ -90,7 +107,7 @@ func (j *job) run(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := j.waitForSlot(ctx); err != nil {
+	if err := j.waitForSlot(ctx, pre); err != nil {
 		return err
 	}
 	if claim.Ambiguous {
@@ -227,23 +244,21 @@ func (j *job) recheckIn(now time.Time) time.Duration {
 // anyway, and rescheduling would empty the queue between asynq's one-second
 // retry ticks and leave slots unused; a wait longer than MaxBlock, or a
 // recipient's pace past the horizon, reschedules the message.
-func (j *job) waitForSlot(ctx context.Context) error {
+//
+// pre, when set, is a reservation already made (with the claim).
+func (j *job) waitForSlot(ctx context.Context, pre *ratelimit.Reservation) error {
 	w, m := j.w, j.m
-	req := ratelimit.Request{
-		Key:            string(m.Channel),
-		Limit:          w.cfg.Limits[m.Channel],
-		Recipient:      m.To.Key(),
-		RecipientLimit: w.cfg.RecipientLimits[m.Channel],
-		MaxWait:        w.cfg.Horizon,
-	}
-	if m.Campaign == "" {
-		req.MaxWait = 2 * w.cfg.Horizon
-	}
+	req := j.slotRequest()
 	deadline := w.now().Add(w.cfg.MaxBlock)
 	for {
-		r, err := w.limiter.Reserve(ctx, req)
-		if err != nil {
-			return j.release(ctx, err)
+		var r ratelimit.Reservation
+		if pre != nil {
+			r, pre = *pre, nil
+		} else {
+			var err error
+			if r, err = w.limiter.Reserve(ctx, req); err != nil {
+				return j.release(ctx, err)
+			}
 		}
 		if r.Delay > 0 {
 			w.m.observeWait(m.Channel, r.Reason, r.Delay)
@@ -274,8 +289,8 @@ func (j *job) waitForSlot(ctx context.Context) error {
 		if !r.OK {
 			continue
 		}
-		if r.Delay <= 0 {
-			return nil
+		if r.Delay < 10*time.Millisecond {
+			return nil // too short for a 429 to have come meanwhile
 		}
 		// A 429 may have started a cool-down while this run slept.
 		left, _, err := w.limiter.CooldownLeft(ctx, req.Key, req.Recipient)
@@ -286,6 +301,24 @@ func (j *job) waitForSlot(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+// slotRequest is the message's rate-limit request: its channel and
+// recipient, and how far ahead it may reserve (transactional messages twice
+// as far as campaign ones).
+func (j *job) slotRequest() ratelimit.Request {
+	w, m := j.w, j.m
+	req := ratelimit.Request{
+		Key:            string(m.Channel),
+		Limit:          w.cfg.Limits[m.Channel],
+		Recipient:      m.To.Key(),
+		RecipientLimit: w.cfg.RecipientLimits[m.Channel],
+		MaxWait:        w.cfg.Horizon,
+	}
+	if m.Campaign == "" {
+		req.MaxWait = 2 * w.cfg.Horizon
+	}
+	return req
 }
 
 // jitter is a random duration in [0, d), so that waiting handlers do not

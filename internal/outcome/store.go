@@ -184,6 +184,26 @@ type Claim struct {
 // takes a lease for lease. A message of a paused campaign is set aside as
 // heldMember, ranked by order.
 func (s *Store) Claim(ctx context.Context, m *tasks.Message, token string, lease time.Duration, order float64, heldMember string, now time.Time) (Claim, error) {
+	k, a := s.claimArgs(m, token, lease, order, heldMember, now)
+	return parseClaim(m, claimScript.Run(ctx, s.rdb, k, a...))
+}
+
+// ClaimIn is Claim queued on the pipeline p, to go in one round trip with
+// other commands (the rate limiter's reservation); call the returned
+// function after p.Exec for the answer.
+func (s *Store) ClaimIn(ctx context.Context, p redis.Pipeliner, m *tasks.Message, token string, lease time.Duration,
+	order float64, heldMember string, now time.Time) func() (Claim, error) {
+	k, a := s.claimArgs(m, token, lease, order, heldMember, now)
+	cmd := claimScript.EvalSha(ctx, p, k, a...)
+	return func() (Claim, error) {
+		if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") { // Redis restarted: load it
+			return s.Claim(ctx, m, token, lease, order, heldMember, now)
+		}
+		return parseClaim(m, cmd)
+	}
+}
+
+func (s *Store) claimArgs(m *tasks.Message, token string, lease time.Duration, order float64, heldMember string, now time.Time) ([]string, []any) {
 	k, a := s.common(m, now)
 	held := keys.Outcome(m.ID)
 	if m.Campaign != "" {
@@ -191,8 +211,11 @@ func (s *Store) Claim(ctx context.Context, m *tasks.Message, token string, lease
 	}
 	k = append(k, s.inflightKey(m), held)
 	a = append(a, token, lease.Milliseconds(), order, s.unfinishedTTL(), heldMember)
-	a = append(a, recordFields(m)...)
-	res, err := claimScript.Run(ctx, s.rdb, k, a...).Slice()
+	return k, append(a, recordFields(m)...)
+}
+
+func parseClaim(m *tasks.Message, cmd *redis.Cmd) (Claim, error) {
+	res, err := cmd.Slice()
 	if err != nil {
 		return Claim{}, fmt.Errorf("outcome: claim %s: %w", m.ID, err)
 	}
