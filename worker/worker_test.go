@@ -2,6 +2,7 @@ package worker_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -238,18 +239,31 @@ func TestPipeline(t *testing.T) {
 		require.Equal(t, sent[0].UpstreamID, o.UpstreamID)
 	})
 
-	t.Run("BadKeyHoldsTheChannelAndNothingFails", func(t *testing.T) {
-		b := setup(t, func(c *worker.Config) { c.Hold = time.Second })
-		b.sandbox.SetAPIKey("rotated")
-		for _, id := range []string{"k1", "k2", "k3"} {
+	t.Run("BadKeyFor10sHoldsTheChannelAndNothingFails", func(t *testing.T) {
+		b := setup(t, func(c *worker.Config) { c.Hold = 2 * time.Second; c.MaxAttempts = 1 })
+		b.sandbox.SetAPIKey("revoked")
+		var ids []string
+		for i := range 20 {
+			id := fmt.Sprintf("k%02d", i)
 			_, err := b.producer.Send(ctx, template(id, "c-"+id))
 			require.NoError(t, err)
+			ids = append(ids, id)
 		}
-		b.waitState(t, "k1", producer.StateRetrying, 10*time.Second)
+		b.waitState(t, "k00", producer.StateRetrying, 10*time.Second)
+		// The key stays bad for 10 s: the channel is held and probed, no
+		// message fails (one attempt only: a counted failure would fail it).
+		<-time.After(10 * time.Second)
+		for _, id := range ids {
+			o, err := b.producer.Status(ctx, id)
+			require.NoError(t, err)
+			require.NotEqual(t, producer.StateFailed, o.State, id)
+		}
+		calls := b.sandbox.Calls("")
 		b.sandbox.SetAPIKey("test-key")
-		for _, id := range []string{"k1", "k2", "k3"} {
-			b.waitState(t, id, producer.StateSent, 20*time.Second)
+		for _, id := range ids {
+			b.waitState(t, id, producer.StateSent, 30*time.Second)
 		}
+		t.Logf("10 s of 401: %d calls in all while held (a probe per hold, not one per message per retry)", calls)
 	})
 }
 
