@@ -172,7 +172,7 @@ func (j *job) probeWindow(ctx context.Context, now time.Time) session.Status {
 	defer cancel()
 	page, err := w.api.Messages(pctx, m.To.ContactID, 1, 25)
 	if err != nil {
-		j.log.Debug("window probe failed", "error", err)
+		j.log.Debug("window probe failed", "error", logErr(err))
 		return session.Unknown
 	}
 	if in, ok := latestIncoming(page, m.Channel); ok {
@@ -341,7 +341,7 @@ func (j *job) alreadySent(ctx context.Context) (bool, error) {
 	page, err := w.api.Messages(pctx, m.To.ContactID, 1, 50)
 	if err != nil {
 		w.m.ambiguous("resent")
-		j.log.Warn("could not check whether an earlier attempt sent this message; sending again", "error", err)
+		j.log.Warn("could not check whether an earlier attempt sent this message; sending again", "error", logErr(err))
 		return false, nil
 	}
 	for _, pm := range page.Messages {
@@ -384,7 +384,7 @@ func (j *job) send(ctx context.Context, attempts int) error {
 		return j.finish(ctx, outcome.Result{State: outcome.Sent, Calls: 1, UpstreamID: upstream, Error: ""})
 
 	case whautomate.Permanent:
-		log.Warn("message failed", "error", err)
+		log.Warn("message failed", "error", logErr(err))
 		if ferr := j.finish(ctx, outcome.Result{State: outcome.Failed, Calls: 1, Error: errText(err)}); ferr != nil {
 			return ferr
 		}
@@ -421,7 +421,7 @@ func (j *job) send(ctx context.Context, attempts int) error {
 		}
 		w.m.held(m.Channel, class)
 		log.Error("the upstream refused the account or key; holding the channel (messages wait, none fail)",
-			"class", class.String(), "retry_in", w.cfg.Hold, "error", err)
+			"class", class.String(), "retry_in", w.cfg.Hold, "error", logErr(err))
 		return j.retryLater(ctx, w.cfg.Hold, class.String(), err)
 
 	default: // transient
@@ -432,7 +432,7 @@ func (j *job) send(ctx context.Context, attempts int) error {
 			failures += n
 		}
 		if failures >= w.cfg.MaxAttempts {
-			log.Warn("message failed after its last attempt", "error", err, "failures", failures)
+			log.Warn("message failed after its last attempt", "error", logErr(err), "failures", failures)
 			if ferr := j.finish(ctx, outcome.Result{State: outcome.Failed, Calls: 1,
 				Error: fmt.Sprintf("gave up after %d failed attempts: %s", failures, errText(err))}); ferr != nil {
 				return ferr
@@ -445,7 +445,7 @@ func (j *job) send(ctx context.Context, attempts int) error {
 				return j.redisDown(merr)
 			}
 		}
-		log.Info("transient failure; will retry", "error", err)
+		log.Info("transient failure; will retry", "error", logErr(err))
 		if _, ferr := w.outcomes.Park(ctx, m, j.token, outcome.Retrying, errText(err), 1, 0, nil, 0, "", w.now()); ferr != nil {
 			return j.redisDown(ferr)
 		}
@@ -559,6 +559,20 @@ func errText(err error) string {
 	var apiErr *whautomate.APIError
 	if errors.As(err, &apiErr) {
 		return apiErr.Error()
+	}
+	return err.Error()
+}
+
+// logErr is an API error as logged: its HTTP status and upstream code, or
+// the transport failure — never the upstream's message, which may quote a
+// phone number or the text sent (the outcome record keeps the full reason).
+func logErr(err error) string {
+	var apiErr *whautomate.APIError
+	if errors.As(err, &apiErr) {
+		if apiErr.HasCode {
+			return fmt.Sprintf("API answered %d (code %d)", apiErr.Status, apiErr.Code)
+		}
+		return fmt.Sprintf("API answered %d", apiErr.Status)
 	}
 	return err.Error()
 }
