@@ -50,6 +50,7 @@ type job struct {
 	m      *tasks.Message
 	log    *slog.Logger
 	token  string // names this run's send lease
+	calls  int    // API calls made for the message before this run
 	start  time.Time
 	result string // what the run came to, for metrics
 }
@@ -87,6 +88,7 @@ func (j *job) run(ctx context.Context) error {
 	if err != nil {
 		return j.redisDown(err)
 	}
+	j.calls = claim.Attempts
 	switch claim.Status {
 	case outcome.AlreadyDone:
 		j.result = "duplicate"
@@ -231,9 +233,12 @@ func (j *job) park(ctx context.Context, calls int, reason string) error {
 }
 
 // recheckIn is when a parked message is looked at again if nothing releases
-// it: at its expiry, or after Recheck, whichever comes first.
+// it: after a backoff that doubles with each call made (1 min, 2, 4, … up to
+// Recheck), or at its expiry if that comes first. A client-id recipient,
+// which no inbound event names, is only ever released this way.
 func (j *job) recheckIn(now time.Time) time.Duration {
-	return max(min(j.w.cfg.Recheck, j.expiresAt().Sub(now)), 0)
+	backoff := min(time.Minute<<min(j.calls, 10), j.w.cfg.Recheck)
+	return max(min(backoff, j.expiresAt().Sub(now)), 0)
 }
 
 // waitForSlot applies the channel's and the recipient's rate limits and any

@@ -87,6 +87,17 @@ func TestSessionWindow(t *testing.T) {
 		b.waitState(t, "m1", producer.StateSent, 10*time.Second)
 	})
 
+	t.Run("ClientIDIsRecheckedByTryingAgain", func(t *testing.T) {
+		// No inbound event names a client id: its window is learnt by trying.
+		b := setup(t, func(c *worker.Config) { c.Recheck = time.Second })
+		_, err := b.producer.Send(ctx, textTo("m1", tasks.Recipient{ClientID: "client-7"}))
+		require.NoError(t, err)
+		b.waitState(t, "m1", producer.StateWaitingSession, 10*time.Second)
+		b.sandbox.MarkInbound(tasks.WhatsApp, "client-7", "", time.Now()) // the sandbox's contact for the client
+		o := b.waitState(t, "m1", producer.StateSent, 15*time.Second)
+		require.GreaterOrEqual(t, o.Attempts, 2)
+	})
+
 	t.Run("TemplatesAreNeverHeldBack", func(t *testing.T) {
 		b := setup(t)
 		_, err := b.producer.Send(ctx, textTo("text", tasks.Recipient{ContactID: "c1"}))

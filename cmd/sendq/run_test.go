@@ -114,3 +114,12 @@ func TestUsage(t *testing.T) {
 		})
 	}
 }
+
+func TestVersionLess(t *testing.T) {
+	for _, tc := range []struct {
+		v, than string
+		less    bool
+	}{{"6.0.16", "6.2", true}, {"6.2.0", "6.2", false}, {"7.0.15", "6.2", false}, {"5", "6.2", true}, {"10.0", "6.2", false}} {
+		require.Equal(t, tc.less, versionLess(tc.v, tc.than), "%s < %s", tc.v, tc.than)
+	}
+}

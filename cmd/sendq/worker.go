@@ -50,7 +50,9 @@ func (a *app) worker(ctx context.Context, args []string) error {
 		return err
 	}
 	defer rdb.Close()
-	a.checkRedis(ctx, rdb)
+	if err := a.checkRedis(ctx, rdb); err != nil {
+		return err
+	}
 	return a.runWorker(ctx, workerSetup{rdb: rdb, api: api, httpAddr: a.env.HTTPAddr}, nil)
 }
 
@@ -62,13 +64,13 @@ func (a *app) apiClient() (*whautomate.Client, error) {
 	return c, nil
 }
 
-// checkRedis warns about Redis settings that put messages at risk, and
-// refuses a Redis too old for asynq.
-func (a *app) checkRedis(ctx context.Context, rdb redis.UniversalClient) {
+// checkRedis refuses a Redis too old for asynq, and warns about settings
+// that put messages at risk.
+func (a *app) checkRedis(ctx context.Context, rdb redis.UniversalClient) error {
 	info, err := rdb.Info(ctx, "server").Result()
 	if err == nil {
-		if v := infoField(info, "redis_version"); v != "" && versionLess(v, "6.2") {
-			a.log.Error("Redis is older than 6.2, which asynq needs", "redis_version", v)
+		if v := strings.TrimSpace(infoField(info, "redis_version")); v != "" && versionLess(v, "6.2") {
+			return fmt.Errorf("redis %s is older than 6.2, which asynq needs", v)
 		}
 	}
 	cfg, err := rdb.ConfigGet(ctx, "maxmemory-policy").Result()
@@ -78,6 +80,7 @@ func (a *app) checkRedis(ctx context.Context, rdb redis.UniversalClient) {
 				"maxmemory_policy", p)
 		}
 	}
+	return nil
 }
 
 func infoField(info, name string) string {

@@ -103,8 +103,6 @@ func Who(r tasks.Recipient) []string {
 		return []string{"c:" + r.ContactID}
 	case r.Phone != "":
 		return []string{"p:" + r.Phone}
-	case r.ClientID != "":
-		return []string{"l:" + r.ClientID}
 	}
 	return nil
 }
