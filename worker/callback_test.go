@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -88,6 +89,12 @@ func TestCallbackDeliversEveryTerminalOutcomeAfterAnOutage(t *testing.T) {
 	}
 	require.Eventually(t, func() bool { return rc.refused.Load() > 3 }, 10*time.Second, 10*time.Millisecond,
 		"the callback tries while the receiver is down")
+	// The outage lasts SENDQ_TEST_CALLBACK_OUTAGE (a Go duration) when set:
+	// 60s to reproduce the figure in the README.
+	if d, err := time.ParseDuration(os.Getenv("SENDQ_TEST_CALLBACK_OUTAGE")); err == nil {
+		<-time.After(d)
+		t.Logf("receiver down for %v: %d deliveries refused", d, rc.refused.Load())
+	}
 	rc.up.Store(true)
 	require.Eventually(t, func() bool {
 		rc.mu.Lock()

@@ -6,10 +6,13 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/sendq/sendq/internal/redistest"
+	"github.com/sendq/sendq/tasks"
+	"github.com/sendq/sendq/whautomate/whautomatetest"
 )
 
 // sendq runs the command as main does, with env as the whole environment,
@@ -122,4 +125,23 @@ func TestVersionLess(t *testing.T) {
 	}{{"6.0.16", "6.2", true}, {"6.2.0", "6.2", false}, {"7.0.15", "6.2", false}, {"5", "6.2", true}, {"10.0", "6.2", false}} {
 		require.Equal(t, tc.less, versionLess(tc.v, tc.than), "%s < %s", tc.v, tc.than)
 	}
+}
+
+func TestMessagesCommand(t *testing.T) {
+	sb := whautomatetest.NewServer(whautomatetest.Options{APIKey: "k"})
+	defer sb.Close()
+	sb.MarkInbound(tasks.WhatsApp, "c1", "", time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))
+	env := map[string]string{"WHAUTOMATE_BASE_URL": sb.URL(), "WHAUTOMATE_API_KEY": "k"}
+	code, out, stderr := sendq(t, env, "messages", "c1", "--json")
+	require.Equal(t, 0, code, stderr)
+	var msgs []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &msgs))
+	require.Len(t, msgs, 1)
+	require.Equal(t, true, msgs[0]["isIncoming"])
+	require.Equal(t, "c1", msgs[0]["contactId"])
+
+	code, _, stderr = sendq(t, map[string]string{"WHAUTOMATE_BASE_URL": sb.URL(), "WHAUTOMATE_API_KEY": "wrong"}, "messages", "c1")
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr, "401")
+	require.NotContains(t, stderr, "wrong", "the key is never printed")
 }
