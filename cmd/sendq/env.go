@@ -1,16 +1,14 @@
 package main
 
 import (
-	"crypto/tls"
-	"errors"
 	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sendq/sendq/internal/redisurl"
 	"github.com/sendq/sendq/ratelimit"
 	"github.com/sendq/sendq/tasks"
 )
@@ -106,85 +104,7 @@ func atoiEnv(name, v string, least int) (int, error) {
 	return n, nil
 }
 
-// redisClient opens the Redis named by a REDIS_URL: redis://, rediss://,
-// redis-sentinel://[:pw@]h:p[,h:p]/db?master=NAME or redis-cluster://h:p[,h:p].
-// poolSize 0 keeps go-redis's default.
+// redisClient opens the Redis named by a REDIS_URL (see package redisurl).
 func redisClient(raw string, poolSize int) (redis.UniversalClient, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return nil, errors.New("REDIS_URL: not a URL")
-	}
-	switch u.Scheme {
-	case "redis", "rediss":
-		opt, err := redis.ParseURL(raw)
-		if err != nil {
-			return nil, fmt.Errorf("REDIS_URL: %v", err)
-		}
-		if poolSize > 0 {
-			opt.PoolSize = poolSize
-		}
-		return redis.NewClient(opt), nil
-	case "redis-sentinel":
-		addrs, err := hostList(u)
-		if err != nil {
-			return nil, err
-		}
-		master := u.Query().Get("master")
-		if master == "" {
-			return nil, errors.New("REDIS_URL: redis-sentinel:// needs ?master=NAME")
-		}
-		db, err := dbNumber(u)
-		if err != nil {
-			return nil, err
-		}
-		pw, _ := u.User.Password()
-		return redis.NewFailoverClient(&redis.FailoverOptions{
-			MasterName: master, SentinelAddrs: addrs, Password: pw, DB: db, PoolSize: poolSize,
-			SentinelPassword: u.Query().Get("sentinel_password"),
-		}), nil
-	case "redis-cluster":
-		addrs, err := hostList(u)
-		if err != nil {
-			return nil, err
-		}
-		pw, _ := u.User.Password()
-		opt := &redis.ClusterOptions{Addrs: addrs, Password: pw, PoolSize: poolSize}
-		if u.Query().Get("tls") == "true" {
-			opt.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-		}
-		return redis.NewClusterClient(opt), nil
-	}
-	return nil, fmt.Errorf("REDIS_URL: scheme %q: want redis, rediss, redis-sentinel or redis-cluster", u.Scheme)
-}
-
-func hostList(u *url.URL) ([]string, error) {
-	var addrs []string
-	for _, h := range strings.Split(u.Host, ",") {
-		if h = strings.TrimSpace(h); h == "" {
-			continue
-		}
-		if !strings.Contains(h, ":") {
-			h += ":26379"
-			if u.Scheme == "redis-cluster" {
-				h = strings.TrimSuffix(h, ":26379") + ":6379"
-			}
-		}
-		addrs = append(addrs, h)
-	}
-	if len(addrs) == 0 {
-		return nil, errors.New("REDIS_URL: no host")
-	}
-	return addrs, nil
-}
-
-func dbNumber(u *url.URL) (int, error) {
-	p := strings.Trim(u.Path, "/")
-	if p == "" {
-		return 0, nil
-	}
-	db, err := strconv.Atoi(p)
-	if err != nil || db < 0 {
-		return 0, fmt.Errorf("REDIS_URL: database %q is not a number", p)
-	}
-	return db, nil
+	return redisurl.Open(raw, poolSize)
 }
