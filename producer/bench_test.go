@@ -47,7 +47,6 @@ func BenchmarkStartCampaign(b *testing.B) {
 // Enqueue of the same payloads from 32 goroutines, nothing else.
 func BenchmarkBareAsynqEnqueue(b *testing.B) {
 	rdb := redistest.Client(b, 3)
-	rdb.Options().PoolSize = 64
 	client := asynq.NewClientFromRedisClient(rdb)
 	payloads := make([][]byte, b.N)
 	for i := range payloads {

@@ -9,7 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-func usedMemory(t testing.TB, rdb *redis.Client) int64 {
+func usedMemory(t testing.TB, rdb redis.UniversalClient) int64 {
 	t.Helper()
 	info := rdb.Info(context.Background(), "memory").Val()
 	for _, line := range strings.Split(info, "\r\n") {
@@ -23,7 +23,7 @@ func usedMemory(t testing.TB, rdb *redis.Client) int64 {
 }
 
 // redisCPU is the server's CPU time so far, in seconds.
-func redisCPU(t testing.TB, rdb *redis.Client) float64 {
+func redisCPU(t testing.TB, rdb redis.UniversalClient) float64 {
 	t.Helper()
 	total := 0.0
 	for _, line := range strings.Split(rdb.Info(context.Background(), "cpu").Val(), "\r\n") {

@@ -2,7 +2,6 @@ package ratelimit
 
 import (
 	"context"
-	"os"
 	"slices"
 	"sync"
 	"testing"
@@ -11,38 +10,23 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sendq/sendq/internal/redistest"
+	"github.com/sendq/sendq/internal/redisurl"
 )
 
-// defaultTestRedisURL is used when SENDQ_TEST_REDIS_URL is not set.
-const defaultTestRedisURL = "redis://127.0.0.1:6379/14"
-
-// realRedis returns the options of the test Redis named by
-// SENDQ_TEST_REDIS_URL, after flushing that database (only that one). With
-// no server answering it skips tb, except under CI=true, where it fails.
-func realRedis(tb testing.TB) *redis.Options {
+// realRedis returns a function that opens a new client on the test Redis
+// (see package redistest), whose database it flushes first.
+func realRedis(tb testing.TB) func() redis.UniversalClient {
 	tb.Helper()
-	raw := os.Getenv("SENDQ_TEST_REDIS_URL")
-	if raw == "" {
-		raw = defaultTestRedisURL
+	redistest.Client(tb, 4)
+	url := redistest.URL(tb, 4)
+	return func() redis.UniversalClient {
+		rdb, err := redisurl.Open(url, 0)
+		require.NoError(tb, err)
+		tb.Cleanup(func() { rdb.Close() })
+		return rdb
 	}
-	opt, err := redis.ParseURL(raw)
-	if err != nil {
-		tb.Fatalf("SENDQ_TEST_REDIS_URL: %v", err)
-	}
-	rdb := redis.NewClient(opt)
-	defer rdb.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		if os.Getenv("CI") == "true" {
-			tb.Fatalf("Redis at %s does not answer (CI=true needs it): %v", opt.Addr, err)
-		}
-		tb.Skipf("integration test skipped: no Redis answers at %s (%v); set SENDQ_TEST_REDIS_URL or start redis-server", opt.Addr, err)
-	}
-	if err := rdb.FlushDB(ctx).Err(); err != nil {
-		tb.Fatalf("flushdb %s/%d: %v", opt.Addr, opt.DB, err)
-	}
-	return opt
 }
 
 // TestIntegrationSharedLimit runs three Limiters, each with its own client
@@ -51,7 +35,7 @@ func realRedis(tb testing.TB) *redis.Options {
 // than 51 into a 1 s window (50, Rate+Burst−1, into a half-open one) and
 // average within 2% of 50/s.
 func TestIntegrationSharedLimit(t *testing.T) {
-	opt := realRedis(t)
+	open := realRedis(t)
 	const (
 		goroutines = 150
 		span       = 1500 * time.Millisecond
@@ -59,9 +43,7 @@ func TestIntegrationSharedLimit(t *testing.T) {
 	limit := Limit{Rate: 50, Per: time.Second}
 	procs := make([]*Limiter, 3)
 	for i := range procs {
-		rdb := redis.NewClient(opt)
-		t.Cleanup(func() { rdb.Close() })
-		l, err := New(rdb, Config{})
+		l, err := New(open(), Config{})
 		require.NoError(t, err)
 		procs[i] = l
 	}
@@ -161,20 +143,20 @@ func BenchmarkReserve(b *testing.B) {
 	}
 	servers := []struct {
 		name string
-		opt  func(b *testing.B) *redis.Options
+		open func(b *testing.B) redis.UniversalClient
 	}{
-		{"miniredis", func(b *testing.B) *redis.Options {
+		{"miniredis", func(b *testing.B) redis.UniversalClient {
 			mr := miniredis.RunT(b)
-			return &redis.Options{Addr: mr.Addr()}
+			rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+			b.Cleanup(func() { rdb.Close() })
+			return rdb
 		}},
-		{"redis", func(b *testing.B) *redis.Options { return realRedis(b) }},
+		{"redis", func(b *testing.B) redis.UniversalClient { return realRedis(b)() }},
 	}
 	for _, srv := range servers {
 		for _, c := range cases {
 			b.Run(srv.name+"/"+c.name, func(b *testing.B) {
-				rdb := redis.NewClient(srv.opt(b))
-				b.Cleanup(func() { rdb.Close() })
-				l, err := New(rdb, Config{})
+				l, err := New(srv.open(b), Config{})
 				require.NoError(b, err)
 				ctx := context.Background()
 				b.ReportAllocs()

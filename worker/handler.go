@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/sendq/sendq/internal/keys"
 	"github.com/sendq/sendq/internal/outcome"
@@ -485,6 +486,13 @@ func (j *job) finish(ctx context.Context, r outcome.Result) error {
 		}
 		j.log.Warn("cannot record the outcome yet; retrying", "error", err, "retry_in", wait)
 		_ = sleep(ctx, wait)
+	}
+	if n := j.w.cfg.WaitReplicas; n > 0 {
+		if c, ok := j.w.rdb.(*redis.Client); ok { // Sentinel or standalone; not Cluster
+			if got, err := c.Wait(ctx, n, time.Second).Result(); err != nil || got < int64(n) {
+				j.log.Warn("outcome recorded, but not yet on the replicas asked for", "replicas", got, "wanted", n)
+			}
+		}
 	}
 	if r.State == outcome.Sent {
 		j.log.Debug("message sent")

@@ -88,6 +88,12 @@ type Config struct {
 	// ShutdownTimeout is how long Run waits for in-flight sends on shutdown.
 	// Defaults to 10 s.
 	ShutdownTimeout time.Duration
+	// WaitReplicas, when above 0, makes each recorded outcome wait until that
+	// many replicas have it (Redis WAIT, up to 1 s) before the worker moves
+	// on: Redis replicates asynchronously, and a failover can otherwise lose
+	// the last outcomes the old master acknowledged — their messages would
+	// then be sent again. For Sentinel set-ups; Redis Cluster ignores it.
+	WaitReplicas int
 	// Retention of finished outcome records. Defaults to 30 days.
 	Retention time.Duration
 	// AutoPause stops a campaign whose failure rate passes a threshold.

@@ -29,7 +29,7 @@ import (
 // a producer.
 type bundle struct {
 	web      string // the worker's HTTP server
-	rdb      *redis.Client
+	rdb      redis.UniversalClient
 	sandbox  *whautomatetest.Server
 	producer *producer.Producer
 	worker   *worker.Worker

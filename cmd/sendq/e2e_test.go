@@ -51,7 +51,7 @@ func TestMain(m *testing.M) {
 // fleet is a sandbox, a Redis database and the worker processes started on them.
 type fleet struct {
 	t        *testing.T
-	rdb      *redis.Client
+	rdb      redis.UniversalClient
 	redisURL string
 	sandbox  *whautomatetest.Server
 	producer *producer.Producer
@@ -67,7 +67,7 @@ func newFleet(t *testing.T, slot int, opts whautomatetest.Options, env ...string
 }
 
 // fleetOn is newFleet on a given Redis.
-func fleetOn(t *testing.T, rdb *redis.Client, url string, opts whautomatetest.Options, env ...string) *fleet {
+func fleetOn(t *testing.T, rdb redis.UniversalClient, url string, opts whautomatetest.Options, env ...string) *fleet {
 	t.Helper()
 	opts.APIKey = "e2e-key"
 	sb := whautomatetest.NewServer(opts)

@@ -30,6 +30,7 @@ type env struct {
 	LogFormat     string
 	ShutdownAfter time.Duration
 	MaxAttempts   int
+	WaitReplicas  int
 	ReadOnlyUI    bool
 	CallbackURL   string
 	CallbackKey   string
@@ -63,6 +64,9 @@ func loadEnv(lookup func(string) (string, bool)) (*env, error) {
 		return nil, err
 	}
 	if e.MaxAttempts, err = atoiEnv("SENDQ_MAX_ATTEMPTS", get("SENDQ_MAX_ATTEMPTS", "10"), 1); err != nil {
+		return nil, err
+	}
+	if e.WaitReplicas, err = atoiEnv("SENDQ_REDIS_WAIT_REPLICAS", get("SENDQ_REDIS_WAIT_REPLICAS", "0"), 0); err != nil {
 		return nil, err
 	}
 	if e.ShutdownAfter, err = time.ParseDuration(get("SENDQ_SHUTDOWN_TIMEOUT", "10s")); err != nil || e.ShutdownAfter <= 0 {

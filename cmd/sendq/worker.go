@@ -124,6 +124,7 @@ func (a *app) runWorker(ctx context.Context, s workerSetup, ready func(*worker.W
 		Limits:          a.env.Limits,
 		RecipientLimits: a.env.Paces,
 		MaxAttempts:     a.env.MaxAttempts,
+		WaitReplicas:    a.env.WaitReplicas,
 		ShutdownTimeout: a.env.ShutdownAfter,
 		Logger:          a.log,
 		Metrics:         metrics,

@@ -1,10 +1,13 @@
 // Package redistest connects integration tests to a real Redis server.
 //
 // The server is named by SENDQ_TEST_REDIS_URL (default
-// redis://127.0.0.1:6379/14). Each test package passes its own slot so that
-// packages tested in parallel never share a database: the database used is
-// the URL's minus slot. Setup flushes that database only (never FLUSHALL:
-// the others belong to someone else). With no server answering the test is
+// redis://127.0.0.1:6379/14); it may also be a redis-sentinel:// or
+// redis-cluster:// URL (see package redisurl). Each test package passes its
+// own slot so that packages tested in parallel never share a database: the
+// database used is the URL's minus slot. Setup flushes that database only
+// (never FLUSHALL: the others belong to someone else). Redis Cluster has one
+// database, so there setup flushes every master, and packages must be tested
+// one at a time (go test -p 1). With no server answering the test is
 // skipped with a clear message, except under CI=true, where it fails.
 package redistest
 
@@ -12,25 +15,26 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/sendq/sendq/internal/redisurl"
 )
 
 // DefaultURL is used when SENDQ_TEST_REDIS_URL is not set.
 const DefaultURL = "redis://127.0.0.1:6379/14"
 
-// Options returns the connection options for slot (0 to 7).
+// Options returns the connection options for slot (0 to 7) of a standalone
+// SENDQ_TEST_REDIS_URL (tests that need a plain client).
 func Options(t testing.TB, slot int) *redis.Options {
 	t.Helper()
-	raw := os.Getenv("SENDQ_TEST_REDIS_URL")
-	if raw == "" {
-		raw = DefaultURL
-	}
-	opt, err := redis.ParseURL(raw)
+	opt, err := redis.ParseURL(baseURL())
 	if err != nil {
-		t.Fatalf("SENDQ_TEST_REDIS_URL: %v", err)
+		t.Skipf("SENDQ_TEST_REDIS_URL is not a standalone redis:// URL: %v", err)
 	}
 	if slot < 0 || slot > 7 || opt.DB-slot < 0 {
 		t.Fatalf("redistest: slot %d out of range for database %d", slot, opt.DB)
@@ -40,27 +44,56 @@ func Options(t testing.TB, slot int) *redis.Options {
 	return opt
 }
 
-// URL returns the redis:// URL of slot's database.
+func baseURL() string {
+	if raw := os.Getenv("SENDQ_TEST_REDIS_URL"); raw != "" {
+		return raw
+	}
+	return DefaultURL
+}
+
+// URL returns the URL of slot's database, as REDIS_URL for a process.
 func URL(t testing.TB, slot int) string {
+	t.Helper()
+	raw := baseURL()
+	switch {
+	case strings.HasPrefix(raw, "redis-cluster://"):
+		return raw
+	case strings.HasPrefix(raw, "redis-sentinel://"):
+		base, query, _ := strings.Cut(raw, "?")
+		i := strings.LastIndexByte(base, '/')
+		db, err := strconv.Atoi(base[i+1:])
+		if i < len("redis-sentinel://") || err != nil || db-slot < 0 {
+			t.Fatalf("SENDQ_TEST_REDIS_URL: want redis-sentinel://hosts/DB?master=NAME with DB ≥ %d", slot)
+		}
+		return fmt.Sprintf("%s/%d?%s", base[:i], db-slot, query)
+	}
 	opt := Options(t, slot)
 	return fmt.Sprintf("redis://%s/%d", opt.Addr, opt.DB)
 }
 
 // Client returns a client on slot's database, flushed, closed at the end of
 // the test.
-func Client(t testing.TB, slot int) *redis.Client {
+func Client(t testing.TB, slot int) redis.UniversalClient {
 	t.Helper()
-	rdb := redis.NewClient(Options(t, slot))
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	rdb, err := redisurl.Open(URL(t, slot), 128)
+	if err != nil {
+		t.Fatalf("SENDQ_TEST_REDIS_URL: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		rdb.Close()
 		if os.Getenv("CI") == "true" {
-			t.Fatalf("redis at %s does not answer (CI=true needs it): %v", rdb.Options().Addr, err)
+			t.Fatalf("redis at %s does not answer (CI=true needs it): %v", URL(t, slot), err)
 		}
-		t.Skipf("integration test skipped: no Redis answers at %s (%v); set SENDQ_TEST_REDIS_URL or start redis-server", rdb.Options().Addr, err)
+		t.Skipf("integration test skipped: no Redis answers at %s (%v); set SENDQ_TEST_REDIS_URL or start redis-server", URL(t, slot), err)
 	}
-	if err := rdb.FlushDB(ctx).Err(); err != nil {
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return c.FlushDB(ctx).Err() })
+	} else {
+		err = rdb.FlushDB(ctx).Err()
+	}
+	if err != nil {
 		t.Fatalf("redistest: flushdb: %v", err)
 	}
 	t.Cleanup(func() { rdb.Close() })
