@@ -22,7 +22,7 @@ import (
 //
 //	go test -run '^$' -bench StartCampaign -benchtime 100000x ./producer/
 func BenchmarkStartCampaign(b *testing.B) {
-	rdb := redistest.Client(b, 3)
+	rdb := redistest.Client(b, 0)
 	ctx := context.Background()
 	p, err := producer.New(producer.Config{Redis: rdb})
 	require.NoError(b, err)
@@ -46,7 +46,7 @@ func BenchmarkStartCampaign(b *testing.B) {
 // BenchmarkBareAsynqEnqueue is the floor StartCampaign stands on: asynq's own
 // Enqueue of the same payloads from 32 goroutines, nothing else.
 func BenchmarkBareAsynqEnqueue(b *testing.B) {
-	rdb := redistest.Client(b, 3)
+	rdb := redistest.Client(b, 0)
 	client := asynq.NewClientFromRedisClient(rdb)
 	payloads := make([][]byte, b.N)
 	for i := range payloads {

@@ -19,8 +19,8 @@ import (
 // (see package redistest), whose database it flushes first.
 func realRedis(tb testing.TB) func() redis.UniversalClient {
 	tb.Helper()
-	redistest.Client(tb, 4)
-	url := redistest.URL(tb, 4)
+	redistest.Client(tb, 7)
+	url := redistest.URL(tb, 7)
 	return func() redis.UniversalClient {
 		rdb, err := redisurl.Open(url, 0)
 		require.NoError(tb, err)

@@ -28,6 +28,10 @@ import (
 // DefaultURL is used when SENDQ_TEST_REDIS_URL is not set.
 const DefaultURL = "redis://127.0.0.1:6379/14"
 
+// Slots in use, one per test package so that packages tested at once never
+// flush each other's database: 0 producer benchmarks, 1 worker, 2-6
+// cmd/sendq (one per end-to-end test), 7 ratelimit.
+
 // Options returns the connection options for slot (0 to 7) of a standalone
 // SENDQ_TEST_REDIS_URL (tests that need a plain client).
 func Options(t testing.TB, slot int) *redis.Options {
