@@ -255,7 +255,28 @@ func (j *job) recheckIn(now time.Time) time.Duration {
 func (j *job) waitForSlot(ctx context.Context, pre *ratelimit.Reservation) error {
 	w, m := j.w, j.m
 	req := j.slotRequest()
-	deadline := w.now().Add(w.cfg.MaxBlock)
+	started := w.now()
+	deadline := started.Add(w.cfg.MaxBlock)
+	// ready is the last word before the send: a campaign message that waited
+	// longer than the horizon looks again at its campaign, so that a pause
+	// stops it within a second as promised.
+	ready := func() error {
+		if m.Campaign == "" || w.now().Sub(started) <= w.cfg.Horizon {
+			return nil
+		}
+		st, err := w.outcomes.CampaignStateOf(ctx, m.Campaign)
+		if err != nil {
+			return j.release(ctx, err)
+		}
+		if st == outcome.CampaignRunning || st == "" {
+			return nil
+		}
+		j.result = "paused"
+		if err := j.giveBack(ctx); err != nil {
+			return err
+		}
+		return deferFor(0, "campaign "+string(st)) // the next claim sets it aside
+	}
 	for {
 		var r ratelimit.Reservation
 		if pre != nil {
@@ -296,7 +317,7 @@ func (j *job) waitForSlot(ctx context.Context, pre *ratelimit.Reservation) error
 			continue
 		}
 		if r.Delay < 10*time.Millisecond {
-			return nil // too short for a 429 to have come meanwhile
+			return ready() // too short for a 429 to have come meanwhile
 		}
 		// A 429 may have started a cool-down while this run slept.
 		left, _, err := w.limiter.CooldownLeft(ctx, req.Key, req.Recipient)
@@ -304,7 +325,7 @@ func (j *job) waitForSlot(ctx context.Context, pre *ratelimit.Reservation) error
 			return j.release(ctx, err)
 		}
 		if left <= 0 {
-			return nil
+			return ready()
 		}
 	}
 }

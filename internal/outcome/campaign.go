@@ -174,6 +174,18 @@ redis.call('HSET', KEYS[1], 'st', 'cancelled')
 return st
 `)
 
+// CampaignStateOf returns a campaign's stored state ("" when unknown).
+func (s *Store) CampaignStateOf(ctx context.Context, id string) (CampaignState, error) {
+	st, err := s.rdb.HGet(ctx, keys.Campaign(id), "st").Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("outcome: campaign %s: %w", id, err)
+	}
+	return CampaignState(st), nil
+}
+
 // InflightCampaign counts a campaign's sends under way at now (leases not
 // yet ended): cancel waits for it to reach zero.
 func (s *Store) InflightCampaign(ctx context.Context, id string, now time.Time) (int64, error) {
