@@ -90,6 +90,7 @@ func (f *fleet) start(name string) *exec.Cmd {
 	f.t.Helper()
 	cmd := exec.Command(binary, "worker")
 	cmd.Env = f.env
+	dieWithTest(cmd)
 	logf, err := os.Create(filepath.Join(f.t.TempDir(), name+".log"))
 	require.NoError(f.t, err)
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -140,6 +141,11 @@ func (f *fleet) enqueue(ch tasks.Channel, prefix string, n int) []string {
 func (f *fleet) waitFinished(ids []string, timeout time.Duration) map[producer.State]int {
 	f.t.Helper()
 	var counts map[producer.State]int
+	defer func() {
+		if f.t.Failed() {
+			f.t.Logf("states when the wait ended: %v", counts)
+		}
+	}()
 	require.Eventually(f.t, func() bool {
 		counts = map[producer.State]int{}
 		done := true
@@ -154,7 +160,7 @@ func (f *fleet) waitFinished(ids []string, timeout time.Duration) map[producer.S
 			done = done && o.State.Terminal()
 		}
 		return done
-	}, timeout, 250*time.Millisecond, "not all finished: %v", counts)
+	}, timeout, 250*time.Millisecond, "not all finished")
 	return counts
 }
 
