@@ -18,17 +18,8 @@ type Fields struct {
 	MediaURL, MimeType, Caption string
 	Template, Language          string
 	Params                      []string
-	Buttons                     []string            // Telegram: TEXT=https://URL
-	Elements                    []string            // Instagram/Messenger: JSON cards
-	field                       func(string) string // names a field in errors (flag or column)
-}
-
-// fieldName names f in errors: the flag or column the user wrote.
-func (f *Fields) fieldName(name string) string {
-	if f.field != nil {
-		return f.field(name)
-	}
-	return name
+	Buttons                     []string // Telegram: TEXT=https://URL
+	Elements                    []string // Instagram/Messenger: JSON cards
 }
 
 // Message builds the message. Which kind it is follows from what is set:

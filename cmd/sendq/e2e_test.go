@@ -288,7 +288,9 @@ func TestCLIAgainstTheSandbox(t *testing.T) {
 	require.Equal(t, 1, f.sandbox.CallsFor("c-bad"), "one call for a permanent error")
 	o = final("flaky", "sent")
 	require.Equal(t, 3, f.sandbox.CallsFor("c-flaky"))
+	require.EqualValues(t, 3, o["attempts"])
 	o = final("busy", "sent")
+	require.EqualValues(t, 2, o["attempts"])
 	require.Equal(t, 2, f.sandbox.CallsFor("c-busy"), "the 429, then the send; the duplicate id sent nothing")
 	var at time.Time
 	for _, s := range f.sandbox.Sent() {

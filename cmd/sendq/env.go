@@ -6,9 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
-	"github.com/sendq/sendq/internal/redisurl"
 	"github.com/sendq/sendq/ratelimit"
 	"github.com/sendq/sendq/tasks"
 )
@@ -106,9 +103,4 @@ func atoiEnv(name, v string, least int) (int, error) {
 		return 0, fmt.Errorf("%s: want a whole number of at least %d, not %q", name, least, v)
 	}
 	return n, nil
-}
-
-// redisClient opens the Redis named by a REDIS_URL (see package redisurl).
-func redisClient(raw string, poolSize int) (redis.UniversalClient, error) {
-	return redisurl.Open(raw, poolSize)
 }

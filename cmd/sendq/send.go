@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sendq/sendq/internal/redisurl"
 	"github.com/sendq/sendq/producer"
 	"github.com/sendq/sendq/tasks"
 )
@@ -158,7 +159,7 @@ func (a *app) withProducer(ctx context.Context, fn func(*producer.Producer) erro
 
 // redis opens REDIS_URL and checks that it answers.
 func (a *app) redis(ctx context.Context, poolSize int) (redis.UniversalClient, error) {
-	rdb, err := redisClient(a.env.RedisURL, poolSize)
+	rdb, err := redisurl.Open(a.env.RedisURL, poolSize)
 	if err != nil {
 		return nil, usagef("%v", err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sendq/sendq/internal/redisurl"
 	"github.com/sendq/sendq/whautomate"
 	"github.com/sendq/sendq/worker"
 )
@@ -194,7 +195,7 @@ type urlConn struct{ url string }
 
 // MakeRedisClient implements asynq.RedisConnOpt.
 func (u urlConn) MakeRedisClient() any {
-	c, err := redisClient(u.url, 0)
+	c, err := redisurl.Open(u.url, 0)
 	if err != nil {
 		panic(err) // the URL was checked before: cannot happen
 	}

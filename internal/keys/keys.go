@@ -48,13 +48,6 @@ func Session(channel, who string) string { return Prefix + "s:" + channel + ":" 
 // scored by enqueue order.
 func Waiting(channel, who string) string { return Prefix + "w:" + channel + ":" + who }
 
-// RatePrefix starts the rate limiter's keys.
-const RatePrefix = Prefix + "rl:"
-
-// ChannelHold keeps a channel-wide pause after a configuration or account
-// error, shared by every worker.
-func ChannelHold(channel string) string { return Prefix + "hold:" + channel }
-
 // Queue names the asynq queue of a channel's lane: transactional messages, or
 // bulk (campaign) ones, which a worker takes only when the first is empty.
 func Queue(channel string, bulk bool) string {

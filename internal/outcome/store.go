@@ -67,9 +67,6 @@ func New(rdb redis.UniversalClient, cfg Config) (*Store, error) {
 	return &Store{rdb: rdb, cfg: cfg}, nil
 }
 
-// Retention reports how long finished records are kept.
-func (s *Store) Retention() time.Duration { return s.cfg.Retention }
-
 // common builds the keys and arguments every script starts with.
 func (s *Store) common(m *tasks.Message, now time.Time) ([]string, []any) {
 	okey := keys.Outcome(m.ID)

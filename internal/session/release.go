@@ -109,12 +109,3 @@ func (s *Store) ReleaseAll(ctx context.Context, ins *asynq.Inspector, ch tasks.C
 		}
 	}
 }
-
-// WaitingCount returns how many messages wait on a contact's window.
-func (s *Store) WaitingCount(ctx context.Context, ch tasks.Channel, who string) (int64, error) {
-	n, err := s.rdb.ZCard(ctx, keys.Waiting(string(ch), who)).Result()
-	if errors.Is(err, redis.Nil) {
-		return 0, nil
-	}
-	return n, err
-}
