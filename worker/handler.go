@@ -68,26 +68,30 @@ func (j *job) run(ctx context.Context) error {
 		return deferFor(d, "scheduled")
 	}
 
-	// Without a session window to look up first, the claim and the rate-limit
-	// reservation go to Redis in one round trip (a slot taken by a message
-	// that turns out finished is simply not used).
-	var claim outcome.Claim
-	var pre *ratelimit.Reservation
-	var err error
-	if w.sessions.Applies(m) {
-		claim, err = w.outcomes.Claim(ctx, m, j.token, j.lease(), order(m), j.member(), now)
+	// The claim goes to Redis in one round trip with what comes next: the
+	// session window to look up (text and media on a channel with one), or
+	// else the rate-limit reservation (a slot taken by a message that turns
+	// out finished is simply not used).
+	windowed := w.sessions.Applies(m)
+	p := w.rdb.Pipeline()
+	claimed := w.outcomes.ClaimIn(ctx, p, m, j.token, j.lease(), order(m), j.member(), now)
+	var looked func() (session.Status, error)
+	var reserved func() (ratelimit.Reservation, error)
+	if windowed {
+		looked = w.sessions.LookupIn(ctx, p, m, now)
 	} else {
-		p := w.rdb.Pipeline()
-		claimed := w.outcomes.ClaimIn(ctx, p, m, j.token, j.lease(), order(m), j.member(), now)
-		reserved := w.limiter.ReserveIn(ctx, p, j.slotRequest())
-		_, _ = p.Exec(ctx) // each command carries its own error
-		claim, err = claimed()
-		if r, rerr := reserved(); err == nil && rerr == nil {
-			pre = &r
-		}
+		reserved = w.limiter.ReserveIn(ctx, p, j.slotRequest())
 	}
+	_, _ = p.Exec(ctx) // each command carries its own error
+	claim, err := claimed()
 	if err != nil {
 		return j.redisDown(err)
+	}
+	var pre *ratelimit.Reservation
+	if reserved != nil {
+		if r, rerr := reserved(); rerr == nil {
+			pre = &r
+		}
 	}
 	j.calls = claim.Attempts
 	switch claim.Status {
@@ -105,8 +109,12 @@ func (j *job) run(ctx context.Context) error {
 		return deferFor(claim.Wait, "another worker is sending it")
 	}
 
-	if w.sessions.Applies(m) {
-		if err := j.checkWindow(ctx, now); err != nil {
+	if windowed {
+		st, err := looked()
+		if err != nil {
+			return j.release(ctx, err)
+		}
+		if err := j.checkWindow(ctx, st, now); err != nil {
 			return err
 		}
 	}
@@ -148,15 +156,12 @@ func (j *job) expire(ctx context.Context, now time.Time) error {
 	return nil
 }
 
-// checkWindow applies the session rule: with the window known closed the
-// message is parked without an API call; unknown for a contact id, the
-// contact's latest messages are asked; otherwise the send is tried.
-func (j *job) checkWindow(ctx context.Context, now time.Time) error {
-	w, m := j.w, j.m
-	st, err := w.sessions.Lookup(ctx, m, now)
-	if err != nil {
-		return j.release(ctx, err)
-	}
+// checkWindow applies the session rule to what the lookup found (st): with
+// the window known closed the message is parked without an API call; unknown
+// for a contact id, the contact's latest messages are asked; otherwise the
+// send is tried.
+func (j *job) checkWindow(ctx context.Context, st session.Status, now time.Time) error {
+	m := j.m
 	if st == session.Unknown && m.To.ContactID != "" {
 		st = j.probeWindow(ctx, now)
 	}

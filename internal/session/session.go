@@ -109,15 +109,28 @@ func Who(r tasks.Recipient) []string {
 
 // Lookup tells what is known of m's recipient's window at now.
 func (s *Store) Lookup(ctx context.Context, m *tasks.Message, now time.Time) (Status, error) {
+	p := s.rdb.Pipeline()
+	looked := s.LookupIn(ctx, p, m, now)
+	_, _ = p.Exec(ctx) // the command carries its own error
+	return looked()
+}
+
+// LookupIn is Lookup queued on the pipeline p, to go in one round trip with
+// other commands (the worker's claim); call the returned function after
+// p.Exec for the answer.
+func (s *Store) LookupIn(ctx context.Context, p redis.Pipeliner, m *tasks.Message, now time.Time) func() (Status, error) {
 	who := Who(m.To)
 	if len(who) == 0 {
-		return Unknown, nil
+		return func() (Status, error) { return Unknown, nil }
 	}
-	v, err := s.rdb.HMGet(ctx, keys.Session(string(m.Channel), who[0]), FieldInbound, FieldClosed).Result()
-	if err != nil {
-		return Unknown, fmt.Errorf("session: lookup: %w", err)
+	cmd := p.HMGet(ctx, keys.Session(string(m.Channel), who[0]), FieldInbound, FieldClosed)
+	return func() (Status, error) {
+		v, err := cmd.Result()
+		if err != nil {
+			return Unknown, fmt.Errorf("session: lookup: %w", err)
+		}
+		return decide(num(v[0]), num(v[1]), s.Window(m.Channel), now), nil
 	}
-	return decide(num(v[0]), num(v[1]), s.Window(m.Channel), now), nil
 }
 
 func decide(inbound, closed int64, window time.Duration, now time.Time) Status {
