@@ -35,6 +35,9 @@ const (
 	StateCancelled      = outcome.Cancelled
 )
 
+// States lists every state, unfinished ones first.
+var States = outcome.States
+
 // ErrNotFound is returned by Status for an id with no record.
 var ErrNotFound = outcome.ErrNotFound
 

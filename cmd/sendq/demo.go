@@ -232,16 +232,13 @@ func (a *app) demoProgress(ctx context.Context, p *producer.Producer, plan []dem
 }
 
 func progressLine(done, total int, counts map[producer.State]int) string {
-	const width = 30
-	filled := done * width / max(total, 1)
 	var parts []string
-	for _, st := range []producer.State{producer.StateQueued, producer.StateScheduled, producer.StateWaitingSession, producer.StateRetrying,
-		producer.StateSent, producer.StateFailed, producer.StateExpired, producer.StateCancelled} {
+	for _, st := range producer.States {
 		if counts[st] > 0 {
 			parts = append(parts, fmt.Sprintf("%s %d", st, counts[st]))
 		}
 	}
-	return fmt.Sprintf("[%s%s] %d/%d  %s", strings.Repeat("#", filled), strings.Repeat(".", width-filled), done, total, strings.Join(parts, ", "))
+	return bar(done, total) + "  " + strings.Join(parts, ", ")
 }
 
 // demoSummary prints the final table and reports whether every message ended

@@ -45,13 +45,18 @@ func (p *progress) set(n int) {
 }
 
 func (p *progress) line(n int) string {
+	rate := float64(n) / max(time.Since(p.start).Seconds(), 1e-9)
+	return fmt.Sprintf("%s %s (%.0f/s)", bar(n, p.total), p.label, rate)
+}
+
+// bar draws n of total as "[#####.....] n/total".
+func bar(n, total int) string {
 	const width = 30
 	filled := 0
-	if p.total > 0 {
-		filled = min(n*width/p.total, width)
+	if total > 0 {
+		filled = min(max(n, 0)*width/total, width)
 	}
-	rate := float64(n) / max(time.Since(p.start).Seconds(), 1e-9)
-	return fmt.Sprintf("[%s%s] %d/%d %s (%.0f/s)", strings.Repeat("#", filled), strings.Repeat(".", width-filled), n, p.total, p.label, rate)
+	return fmt.Sprintf("[%s%s] %d/%d", strings.Repeat("#", filled), strings.Repeat(".", width-filled), n, total)
 }
 
 func (p *progress) done() {
