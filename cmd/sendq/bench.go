@@ -195,33 +195,15 @@ func (b *benchRun) sendq(ctx context.Context, idle int) (benchResult, error) {
 	}
 	wctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	cpu0, rcpu0 := cpuTime(), redisCPU(ctx, b.rdb)
-	start := time.Now()
-	go func() { done <- w.Run(wctx) }()
-	err = b.waitSent(ctx, b.n, 10*time.Minute)
-	elapsed := time.Since(start)
-	cpu, rcpu := cpuTime()-cpu0, redisCPU(ctx, b.rdb)-rcpu0
-	if err == nil {
-		res.idleP50, res.idleP99, err = b.idleLatency(ctx, idle, func(i int) (time.Time, error) {
-			m := b.message("idle-s", i)
+	err = b.drain(ctx, &res, "s-", created,
+		func() error { go func() { done <- w.Run(wctx) }(); return nil },
+		func() error { stop(); return <-done },
+		idle, func(i int) (time.Time, error) {
 			t := time.Now()
-			_, err := p.Send(ctx, m)
+			_, err := p.Send(ctx, b.message("idle-s", i))
 			return t, err
 		})
-	}
-	stop()
-	if werr := <-done; err == nil {
-		err = werr
-	}
-	if err != nil {
-		return res, err
-	}
-	res.sendRate = float64(b.n) / elapsed.Seconds()
-	res.cpuPer1000 = cpu * 1000 / time.Duration(b.n)
-	res.redisCPUPer1000 = rcpu * 1000 / time.Duration(b.n)
-	res.p50, res.p99 = b.latencies("s-", created)
-	res.totalSent, res.sentTwice = b.tallySent("s-")
-	return res, nil
+	return res, err
 }
 
 func (b *benchRun) bare(ctx context.Context, idle int) (benchResult, error) {
@@ -267,31 +249,45 @@ func (b *benchRun) bare(ctx context.Context, idle int) (benchResult, error) {
 		}
 		return nil
 	})
-	cpu0, rcpu0 := cpuTime(), redisCPU(ctx, b.rdb)
-	start := time.Now()
-	if err := srv.Start(handler); err != nil {
-		return res, err
-	}
-	err = b.waitSent(ctx, b.n, 10*time.Minute)
-	elapsed := time.Since(start)
-	cpu, rcpu := cpuTime()-cpu0, redisCPU(ctx, b.rdb)-rcpu0
-	if err == nil {
-		res.idleP50, res.idleP99, err = b.idleLatency(ctx, idle, func(i int) (time.Time, error) {
+	err = b.drain(ctx, &res, "b-", created,
+		func() error { return srv.Start(handler) },
+		func() error { srv.Shutdown(); return nil },
+		idle, func(i int) (time.Time, error) {
 			t := time.Now()
 			return t, enqueue(b.message("idle-b", i))
 		})
+	res.failed = int(failed.Load())
+	return res, err
+}
+
+// drain starts the handlers on the backlog of b.n messages, measures the
+// time and CPU until the sandbox has them all, then the idle latency over
+// idle more sent one by one, stops the handlers and fills in res.
+func (b *benchRun) drain(ctx context.Context, res *benchResult, prefix string, created []time.Time,
+	start, stop func() error, idle int, send func(i int) (time.Time, error)) error {
+	cpu0, rcpu0 := cpuTime(), redisCPU(ctx, b.rdb)
+	began := time.Now()
+	if err := start(); err != nil {
+		return err
 	}
-	srv.Shutdown()
+	err := b.waitSent(ctx, b.n, 10*time.Minute)
+	elapsed := time.Since(began)
+	cpu, rcpu := cpuTime()-cpu0, redisCPU(ctx, b.rdb)-rcpu0
+	if err == nil {
+		res.idleP50, res.idleP99, err = b.idleLatency(ctx, idle, send)
+	}
+	if serr := stop(); err == nil {
+		err = serr
+	}
 	if err != nil {
-		return res, err
+		return err
 	}
 	res.sendRate = float64(b.n) / elapsed.Seconds()
 	res.cpuPer1000 = cpu * 1000 / time.Duration(b.n)
 	res.redisCPUPer1000 = rcpu * 1000 / time.Duration(b.n)
-	res.p50, res.p99 = b.latencies("b-", created)
-	res.totalSent, res.sentTwice = b.tallySent("b-")
-	res.failed = int(failed.Load())
-	return res, nil
+	res.p50, res.p99 = b.latencies(prefix, created)
+	res.totalSent, res.sentTwice = b.tallySent(prefix)
+	return nil
 }
 
 // reset empties the database and the sandbox's records between runs.
