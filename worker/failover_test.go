@@ -25,7 +25,7 @@ func TestSentinelFailoverMidRun(t *testing.T) {
 		t.Skip("set SENDQ_TEST_FAILOVER_CMD (and a redis-sentinel:// SENDQ_TEST_REDIS_URL) to run")
 	}
 	ctx := context.Background()
-	b := setup(t, func(c *worker.Config) { c.WaitReplicas = 1 })
+	b := setup(t, func(c *worker.Config) { c.WaitReplicas = 2 })
 	b.sandbox.SetLatency(50 * time.Millisecond)
 	var ids []string
 	for i := range 2000 {
@@ -52,4 +52,5 @@ func TestSentinelFailoverMidRun(t *testing.T) {
 		}
 	}
 	t.Logf("failover mid-run: %d messages, lost 0, sent twice %d", len(ids), twice)
+	require.Zero(t, twice, "with min-replicas-to-write and WaitReplicas at the number of replicas, no outcome is lost")
 }
