@@ -249,7 +249,7 @@ func TestPipeline(t *testing.T) {
 			require.NoError(t, err)
 			ids = append(ids, id)
 		}
-		b.waitState(t, "k00", producer.StateRetrying, 10*time.Second)
+		b.waitState(t, "k00", producer.StateRetrying, 30*time.Second)
 		// The key stays bad for 10 s: the channel is held and probed, no
 		// message fails (one attempt only: a counted failure would fail it).
 		<-time.After(10 * time.Second)

@@ -241,7 +241,10 @@ func TestRateLimitHeldAcrossThreeProcesses(t *testing.T) {
 	span := at[len(at)-1].Sub(at[0])
 	rate := float64(len(at)-1) / span.Seconds()
 	t.Logf("3 processes at 50/s: %d sends over %v = %.2f/s; busiest 1-second window %d sends", len(at), span.Round(time.Millisecond), rate, worst)
-	require.LessOrEqual(t, worst, 51, "no 1-second window holds more than the limit (+1 for the window's edges)")
+	// Redis hands out slots exactly 20 ms apart (ratelimit's own test checks
+	// ≤ 51 on Redis's clock); arrivals here add each request's scheduling
+	// jitter, which on a loaded CI machine moved one send into a window: 52.
+	require.LessOrEqual(t, worst, 52, "no 1-second window holds more than the limit, up to one late arrival")
 }
 
 // TestCLIAgainstTheSandbox drives sendq as an operator does: `sendq send`,
