@@ -32,15 +32,15 @@ func BenchmarkStartCampaign(b *testing.B) {
 			To:       tasks.Recipient{Phone: fmt.Sprintf("+65%08d", 90000000+i), Name: fmt.Sprintf("Guest %d", i)},
 			Template: &tasks.Template{Name: "sale", Language: "en", Params: []string{"10%", "May", fmt.Sprintf("#%d", i)}}}
 	}
-	mem0, cpu0 := usedMemory(b, rdb), redisCPU(b, rdb)
+	mem0, cpu0 := redistest.UsedMemory(b, rdb), redistest.CPU(b, rdb)
 	b.ResetTimer()
 	rep, err := p.StartCampaign(ctx, "bench", msgs, producer.StartOptions{})
 	b.StopTimer()
-	b.ReportMetric((redisCPU(b, rdb)-cpu0)*1e6/float64(b.N), "redis-cpu-µs/msg")
+	b.ReportMetric(float64((redistest.CPU(b, rdb)-cpu0).Microseconds())/float64(b.N), "redis-cpu-µs/msg")
 	require.NoError(b, err)
 	require.Equal(b, b.N, rep.Accepted)
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
-	b.ReportMetric(float64(usedMemory(b, rdb)-mem0)/float64(b.N), "redis-B/msg")
+	b.ReportMetric(float64(redistest.UsedMemory(b, rdb)-mem0)/float64(b.N), "redis-B/msg")
 }
 
 // BenchmarkBareAsynqEnqueue is the floor StartCampaign stands on: asynq's own
@@ -58,7 +58,7 @@ func BenchmarkBareAsynqEnqueue(b *testing.B) {
 		payloads[i] = p
 	}
 	var next atomic.Int64
-	cpu0 := redisCPU(b, rdb)
+	cpu0 := redistest.CPU(b, rdb)
 	b.ResetTimer()
 	var wg sync.WaitGroup
 	for range 32 {
@@ -79,6 +79,6 @@ func BenchmarkBareAsynqEnqueue(b *testing.B) {
 	}
 	wg.Wait()
 	b.StopTimer()
-	b.ReportMetric((redisCPU(b, rdb)-cpu0)*1e6/float64(b.N), "redis-cpu-µs/msg")
+	b.ReportMetric(float64((redistest.CPU(b, rdb)-cpu0).Microseconds())/float64(b.N), "redis-cpu-µs/msg")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 }

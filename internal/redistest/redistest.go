@@ -103,3 +103,39 @@ func Client(t testing.TB, slot int) redis.UniversalClient {
 	t.Cleanup(func() { rdb.Close() })
 	return rdb
 }
+
+// UsedMemory is the server's used_memory (INFO memory), in bytes.
+func UsedMemory(t testing.TB, rdb redis.UniversalClient) int64 {
+	t.Helper()
+	v, ok := infoField(rdb, "memory", "used_memory")
+	if !ok {
+		t.Fatal("redistest: no used_memory in INFO")
+	}
+	n, _ := strconv.ParseInt(v, 10, 64)
+	return n
+}
+
+// CPU is the server's CPU time so far (INFO cpu, user and system), for
+// benchmarks that report Redis CPU per operation.
+func CPU(t testing.TB, rdb redis.UniversalClient) time.Duration {
+	t.Helper()
+	total := 0.0
+	for _, f := range []string{"used_cpu_sys", "used_cpu_user"} {
+		v, ok := infoField(rdb, "cpu", f)
+		if !ok {
+			t.Fatalf("redistest: no %s in INFO", f)
+		}
+		s, _ := strconv.ParseFloat(v, 64)
+		total += s
+	}
+	return time.Duration(total * float64(time.Second))
+}
+
+func infoField(rdb redis.UniversalClient, section, field string) (string, bool) {
+	for _, line := range strings.Split(rdb.Info(context.Background(), section).Val(), "\r\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			return v, true
+		}
+	}
+	return "", false
+}
