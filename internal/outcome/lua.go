@@ -34,19 +34,25 @@ local function event(st, extra)
   redis.call(unpack(args))
 end
 
+-- count moves the counts (global and campaign) of a record from state old
+-- (nil: a new record) to new and adds the event; the record itself is the
+-- caller's to write.
+local function count(old, new, extra)
+  if old == new then return end
+  if old then redis.call('HINCRBY', gkey, old, -1) end
+  redis.call('HINCRBY', gkey, new, 1)
+  if hasc then
+    if old then redis.call('HINCRBY', ckey, 'n:' .. old, -1) end
+    redis.call('HINCRBY', ckey, 'n:' .. new, 1)
+  end
+  event(new, extra)
+end
+
 -- move sets the record's state to new and keeps the campaign counts in step.
 local function move(new, extra)
   local old = eff(redis.call('HGET', okey, 'st'))
   redis.call('HSET', okey, 'st', new, 'ua', now)
-  if old ~= new then
-    if old then redis.call('HINCRBY', gkey, old, -1) end
-    redis.call('HINCRBY', gkey, new, 1)
-    if hasc then
-      if old then redis.call('HINCRBY', ckey, 'n:' .. old, -1) end
-      redis.call('HINCRBY', ckey, 'n:' .. new, 1)
-    end
-  end
-  if old ~= new then event(new, extra) end
+  count(old, new, extra)
   return old
 end
 
@@ -110,7 +116,7 @@ return created
 // producer died before writing it).
 // Returns {status, attempts, ambiguous (0/1), wait ms}.
 var claimScript = redis.NewScript(luaPrelude + `
-local st = redis.call('HGET', okey, 'st')
+local st, at, lt, le, amb = unpack(redis.call('HMGET', okey, 'st', 'at', 'lt', 'le', 'amb'))
 if not st then
   local fields = {}
   for i = 10, #ARGV do table.insert(fields, ARGV[i]) end
@@ -129,13 +135,8 @@ if cst == 'paused' or cst == 'auto_paused' then
   redis.call('ZADD', KEYS[6], ARGV[7], ARGV[9])
   return {'paused', 0, 0, 0}
 end
-local attempts = tonumber(redis.call('HGET', okey, 'at') or '0')
-local lt, le, amb = unpack(redis.call('HMGET', okey, 'lt', 'le', 'amb'))
+local attempts = tonumber(at or '0')
 local ambiguous = 0
-if amb then
-  ambiguous = 1
-  redis.call('HDEL', okey, 'amb')
-end
 if lt and lt ~= ARGV[5] then
   local left = tonumber(le) - tonumber(now)
   if left > 0 then return {'busy', attempts, 0, left} end
@@ -143,6 +144,10 @@ if lt and lt ~= ARGV[5] then
 end
 local until_ = tonumber(now) + tonumber(ARGV[6])
 redis.call('HSET', okey, 'lt', ARGV[5], 'le', until_)
+if amb then
+  ambiguous = 1
+  redis.call('HDEL', okey, 'amb')
+end
 if hasc then redis.call('ZADD', KEYS[5], until_, id) end
 return {'claimed', attempts, ambiguous, 0}
 `)
@@ -156,24 +161,31 @@ return {'claimed', attempts, ambiguous, 0}
 // Returns the state before.
 var finishScript = redis.NewScript(luaPrelude + `
 local new = ARGV[6]
-local cur = redis.call('HGET', okey, 'st')
+local cur, lt, at = unpack(redis.call('HMGET', okey, 'st', 'lt', 'at'))
+local mine = lt and lt == ARGV[5]
 if cur and TERMINAL[cur] and not (cur == 'sent' and new == 'failed') then
-  release_lease(ARGV[5])
+  if mine then redis.call('HDEL', okey, 'lt', 'le') end
+  if hasc then redis.call('ZREM', KEYS[5], id) end
   return cur
 end
-local extra = {}
+-- One HSET and at most one HDEL write the record.
+local set, del, extra = {'HSET', okey, 'st', new, 'ua', now}, {'HDEL', okey}, nil
+local function put(f, v) table.insert(set, f); table.insert(set, v) end
 if ARGV[8] ~= '' then
-  redis.call('HSET', okey, 'u', ARGV[8])
-  table.insert(extra, 'u'); table.insert(extra, ARGV[8])
+  put('u', ARGV[8])
+  extra = {'u', ARGV[8]}
   redis.call('SET', KEYS[6], id, 'PX', ARGV[10])
 end
-if ARGV[9] ~= '-' then
-  if ARGV[9] == '' then redis.call('HDEL', okey, 'e') else redis.call('HSET', okey, 'e', ARGV[9]) end
-end
-if tonumber(ARGV[7]) > 0 then redis.call('HINCRBY', okey, 'at', ARGV[7]) end
-if new == 'sent' then redis.call('HSET', okey, 'sa', now) end
-local old = move(new, extra)
-release_lease(ARGV[5])
+if ARGV[9] == '' then table.insert(del, 'e') elseif ARGV[9] ~= '-' then put('e', ARGV[9]) end
+local calls = tonumber(ARGV[7])
+if calls > 0 then put('at', string.format('%d', tonumber(at or '0') + calls)) end
+if new == 'sent' then put('sa', now) end
+if mine then table.insert(del, 'lt'); table.insert(del, 'le') end
+local old = eff(cur)
+redis.call(unpack(set))
+if #del > 2 then redis.call(unpack(del)) end
+if hasc then redis.call('ZREM', KEYS[5], id) end
+count(old, new, extra)
 if TERMINAL[new] then
   redis.call('PEXPIRE', okey, ARGV[10])
   if hasc then

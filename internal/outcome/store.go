@@ -37,8 +37,9 @@ type AutoPause struct {
 
 // Store reads and writes outcome records.
 type Store struct {
-	rdb redis.UniversalClient
-	cfg Config
+	rdb   redis.UniversalClient
+	cfg   Config
+	ratio string // cfg.AutoPause.Ratio as Finish passes it
 }
 
 // New returns a Store on rdb.
@@ -64,7 +65,7 @@ func New(rdb redis.UniversalClient, cfg Config) (*Store, error) {
 	if cfg.Retention < 0 || cfg.MaxWait < 0 || cfg.AutoPause.Ratio < 0 || cfg.AutoPause.Ratio > 1 {
 		return nil, errors.New("outcome: negative retention or wait, or auto-pause ratio outside 0..1")
 	}
-	return &Store{rdb: rdb, cfg: cfg}, nil
+	return &Store{rdb: rdb, cfg: cfg, ratio: strconv.FormatFloat(cfg.AutoPause.Ratio, 'f', -1, 64)}, nil
 }
 
 // common builds the keys and arguments every script starts with.
@@ -260,7 +261,7 @@ func (s *Store) Finish(ctx context.Context, m *tasks.Message, token string, r Re
 	k = append(k, s.inflightKey(m), up, rate)
 	ap := s.cfg.AutoPause
 	a = append(a, token, string(r.State), r.Calls, r.UpstreamID, r.Error, s.cfg.Retention.Milliseconds(),
-		ap.Window.Milliseconds(), ap.MinSample, strconv.FormatFloat(ap.Ratio, 'f', -1, 64))
+		ap.Window.Milliseconds(), ap.MinSample, s.ratio)
 	old, err := finishScript.Run(ctx, s.rdb, k, a...).Text()
 	if err != nil {
 		return "", fmt.Errorf("outcome: finish %s: %w", m.ID, err)
