@@ -116,6 +116,26 @@ func TestStore(t *testing.T) {
 		require.True(t, c.Ambiguous, "the first run never reported back")
 	})
 
+	t.Run("TheAmbiguousMarkGoesToTheRunThatTakesTheLease", func(t *testing.T) {
+		s, b := setup(t)
+		m := msg("m1", "")
+		_, err := s.Claim(ctx, m, "a", 10*time.Second, 1, "q "+m.ID, b.now)
+		require.NoError(t, err)
+		require.NoError(t, s.MarkAmbiguous(ctx, m.ID)) // a's call went unanswered
+		c, err := s.Claim(ctx, m, "b", 10*time.Second, 1, "q "+m.ID, b.now.Add(time.Second))
+		require.NoError(t, err)
+		require.Equal(t, Busy, c.Status, "a still holds the lease")
+		_, err = s.Park(ctx, m, "a", Retrying, "timeout", 1, 0, nil, 0, "", b.now.Add(2*time.Second))
+		require.NoError(t, err)
+		c, err = s.Claim(ctx, m, "c", 10*time.Second, 1, "q "+m.ID, b.now.Add(3*time.Second))
+		require.NoError(t, err)
+		require.Equal(t, Claimed, c.Status)
+		require.True(t, c.Ambiguous, "the busy claim left the mark for the run that sends")
+		c, err = s.Claim(ctx, m, "c", 10*time.Second, 1, "q "+m.ID, b.now.Add(4*time.Second))
+		require.NoError(t, err)
+		require.False(t, c.Ambiguous, "the mark is taken once")
+	})
+
 	t.Run("ParkChecksTheWindowAtomically", func(t *testing.T) {
 		s, b := setup(t)
 		m := msg("m1", "")
