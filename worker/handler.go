@@ -35,11 +35,7 @@ func (w *Worker) handle(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return w.undecodable(ctx, t, err)
 	}
-	log := w.log.With("message_id", m.ID, "channel", string(m.Channel), "kind", string(m.Kind))
-	if m.Campaign != "" {
-		log = log.With("campaign", m.Campaign)
-	}
-	j := &job{w: w, m: m, log: log, token: newToken(), start: start}
+	j := &job{w: w, m: m, token: newToken(), start: start}
 	err = j.run(ctx)
 	w.m.observeHandled(m, j.result, w.now().Sub(start))
 	return err
@@ -49,11 +45,23 @@ func (w *Worker) handle(ctx context.Context, t *asynq.Task) error {
 type job struct {
 	w      *Worker
 	m      *tasks.Message
-	log    *slog.Logger
-	token  string // names this run's send lease
-	calls  int    // API calls made for the message before this run
+	log    *slog.Logger // made when first needed (see logger): most runs log nothing
+	token  string       // names this run's send lease
+	calls  int          // API calls made for the message before this run
 	start  time.Time
 	result string // what the run came to, for metrics
+}
+
+// logger is the run's logger, which names the message.
+func (j *job) logger() *slog.Logger {
+	if j.log == nil {
+		m := j.m
+		j.log = j.w.log.With("message_id", m.ID, "channel", string(m.Channel), "kind", string(m.Kind))
+		if m.Campaign != "" {
+			j.log = j.log.With("campaign", m.Campaign)
+		}
+	}
+	return j.log
 }
 
 func (j *job) run(ctx context.Context) error {
@@ -152,7 +160,7 @@ func (j *job) expire(ctx context.Context, now time.Time) error {
 	if _, err := j.w.outcomes.Finish(ctx, j.m, "", outcome.Result{State: outcome.Expired, Error: "not sent before it expired"}, now); err != nil {
 		return j.redisDown(err)
 	}
-	j.log.Info("message expired")
+	j.logger().Info("message expired")
 	return nil
 }
 
@@ -180,7 +188,7 @@ func (j *job) probeWindow(ctx context.Context, now time.Time) session.Status {
 	defer cancel()
 	page, err := w.api.Messages(pctx, m.To.ContactID, 1, 25)
 	if err != nil {
-		j.log.Debug("window probe failed", "error", logErr(err))
+		j.logger().Debug("window probe failed", "error", logErr(err))
 		return session.Unknown
 	}
 	if in, ok := latestIncoming(page, m.Channel); ok {
@@ -234,7 +242,7 @@ func (j *job) park(ctx context.Context, calls int, reason string) error {
 		return nil // the contact wrote meanwhile: go on and send
 	}
 	j.result = "waiting_session"
-	j.log.Info("message waits for the session window")
+	j.logger().Info("message waits for the session window")
 	return deferFor(j.recheckIn(now), "waiting_session: "+reason)
 }
 
@@ -313,27 +321,43 @@ func (j *job) waitForSlot(ctx context.Context, pre *ratelimit.Reservation) error
 				return deferFor(r.Delay, "rate limit: "+r.Reason)
 			}
 		}
-		if wait > 0 {
-			if err := sleep(ctx, wait); err != nil {
-				return j.release(ctx, err)
+		if !r.OK || r.Delay < 10*time.Millisecond {
+			// Nothing reserved, or a slot too near for a 429 to come first.
+			if wait > 0 {
+				if err := sleep(ctx, wait); err != nil {
+					return j.release(ctx, err)
+				}
 			}
-		}
-		if !r.OK {
+			if r.OK {
+				return ready()
+			}
 			continue
 		}
-		if r.Delay < 10*time.Millisecond {
-			return ready() // too short for a 429 to have come meanwhile
+		// A 429 may start a cool-down while this run waits for its slot. It
+		// looks for one just before the slot rather than at it, so that the
+		// look's round trip does not delay the send: the upstream counts
+		// sends as they arrive, and arrivals as evenly spaced as the slots
+		// keep every window within the limit.
+		slot := w.now().Add(wait)
+		if err := sleep(ctx, wait-cooldownLook); err != nil {
+			return j.release(ctx, err)
 		}
-		// A 429 may have started a cool-down while this run slept.
 		left, _, err := w.limiter.CooldownLeft(ctx, req.Key, req.Recipient)
 		if err != nil {
 			return j.release(ctx, err)
 		}
-		if left <= 0 {
-			return ready()
+		if left > 0 {
+			continue // the slot is given up; the next reservation reports the cool-down
 		}
+		if err := sleep(ctx, slot.Sub(w.now())); err != nil {
+			return j.release(ctx, err)
+		}
+		return ready()
 	}
 }
+
+// cooldownLook is how long before its slot a run looks for a cool-down.
+const cooldownLook = 5 * time.Millisecond
 
 // slotRequest is the message's rate-limit request: its channel and
 // recipient, and how far ahead it may reserve (transactional messages twice
@@ -342,9 +366,9 @@ func (j *job) slotRequest() ratelimit.Request {
 	w, m := j.w, j.m
 	req := ratelimit.Request{
 		Key:            string(m.Channel),
-		Limit:          w.cfg.Limits[m.Channel],
+		Limit:          w.limits[m.Channel],
 		Recipient:      m.To.Key(),
-		RecipientLimit: w.cfg.RecipientLimits[m.Channel],
+		RecipientLimit: w.paces[m.Channel],
 		MaxWait:        w.cfg.Horizon,
 	}
 	if m.Campaign == "" {
@@ -365,7 +389,7 @@ func (j *job) alreadySent(ctx context.Context) (bool, error) {
 	if m.To.ContactID == "" || m.Kind != tasks.KindText {
 		// Only a contact's text can be recognised among its messages.
 		w.m.ambiguous("resent")
-		j.log.Warn("an earlier attempt may have sent this message; sending again (at-least-once)")
+		j.logger().Warn("an earlier attempt may have sent this message; sending again (at-least-once)")
 		return false, nil
 	}
 	pctx, cancel := context.WithTimeout(ctx, w.cfg.SendTimeout)
@@ -373,7 +397,7 @@ func (j *job) alreadySent(ctx context.Context) (bool, error) {
 	page, err := w.api.Messages(pctx, m.To.ContactID, 1, 50)
 	if err != nil {
 		w.m.ambiguous("resent")
-		j.log.Warn("could not check whether an earlier attempt sent this message; sending again", "error", logErr(err))
+		j.logger().Warn("could not check whether an earlier attempt sent this message; sending again", "error", logErr(err))
 		return false, nil
 	}
 	for _, pm := range page.Messages {
@@ -384,7 +408,7 @@ func (j *job) alreadySent(ctx context.Context) (bool, error) {
 			if err != nil {
 				return true, j.redisDown(err)
 			}
-			j.log.Info("an earlier attempt had sent this message; not sending again")
+			j.logger().Info("an earlier attempt had sent this message; not sending again")
 			return true, nil
 		}
 	}
@@ -405,7 +429,7 @@ func (j *job) send(ctx context.Context, attempts int) error {
 	w.m.observeCall(m.Channel, class, w.now().Sub(callStart))
 	j.result = class.String()
 	attempt := attempts + 1
-	log := j.log.With("attempt", attempt)
+	log := func() *slog.Logger { return j.logger().With("attempt", attempt) }
 
 	switch class {
 	case whautomate.Sent:
@@ -416,7 +440,7 @@ func (j *job) send(ctx context.Context, attempts int) error {
 		return j.finish(ctx, outcome.Result{State: outcome.Sent, Calls: 1, UpstreamID: upstream, Error: ""})
 
 	case whautomate.Permanent:
-		log.Warn("message failed", "error", logErr(err))
+		log().Warn("message failed", "error", logErr(err))
 		if ferr := j.finish(ctx, outcome.Result{State: outcome.Failed, Calls: 1, Error: errText(err)}); ferr != nil {
 			return ferr
 		}
@@ -436,7 +460,7 @@ func (j *job) send(ctx context.Context, attempts int) error {
 		if cerr := w.limiter.Cooldown(ctx, string(m.Channel), "", d); cerr != nil {
 			return j.release(ctx, cerr)
 		}
-		log.Warn("rate limited by the upstream; channel cooling down", "retry_in", d)
+		log().Warn("rate limited by the upstream; channel cooling down", "retry_in", d)
 		return j.retryLater(ctx, d, "rate limited by the upstream", err)
 
 	case whautomate.RecipientRateLimited:
@@ -444,7 +468,7 @@ func (j *job) send(ctx context.Context, attempts int) error {
 		if perr != nil {
 			return j.release(ctx, perr)
 		}
-		log.Warn("pair rate limit hit; backing off this recipient", "retry_in", d)
+		log().Warn("pair rate limit hit; backing off this recipient", "retry_in", d)
 		return j.retryLater(ctx, d, "recipient rate limited", err)
 
 	case whautomate.Configuration, whautomate.AccountBlocked:
@@ -452,7 +476,7 @@ func (j *job) send(ctx context.Context, attempts int) error {
 			return j.release(ctx, cerr)
 		}
 		w.m.held(m.Channel, class)
-		log.Error("the upstream refused the account or key; holding the channel (messages wait, none fail)",
+		log().Error("the upstream refused the account or key; holding the channel (messages wait, none fail)",
 			"class", class.String(), "retry_in", w.cfg.Hold, "error", logErr(err))
 		return j.retryLater(ctx, w.cfg.Hold, class.String(), err)
 
@@ -464,7 +488,7 @@ func (j *job) send(ctx context.Context, attempts int) error {
 			failures += n
 		}
 		if failures >= w.cfg.MaxAttempts {
-			log.Warn("message failed after its last attempt", "error", logErr(err), "failures", failures)
+			log().Warn("message failed after its last attempt", "error", logErr(err), "failures", failures)
 			if ferr := j.finish(ctx, outcome.Result{State: outcome.Failed, Calls: 1,
 				Error: fmt.Sprintf("gave up after %d failed attempts: %s", failures, errText(err))}); ferr != nil {
 				return ferr
@@ -477,7 +501,7 @@ func (j *job) send(ctx context.Context, attempts int) error {
 				return j.redisDown(merr)
 			}
 		}
-		log.Info("transient failure; will retry", "error", logErr(err))
+		log().Info("transient failure; will retry", "error", logErr(err))
 		if _, ferr := w.outcomes.Park(ctx, m, j.token, outcome.Retrying, errText(err), 1, 0, nil, 0, "", w.now()); ferr != nil {
 			return j.redisDown(ferr)
 		}
@@ -510,18 +534,18 @@ func (j *job) finish(ctx context.Context, r outcome.Result) error {
 			// ambiguous and checks before sending again.
 			return j.redisDown(err)
 		}
-		j.log.Warn("cannot record the outcome yet; retrying", "error", err, "retry_in", wait)
+		j.logger().Warn("cannot record the outcome yet; retrying", "error", err, "retry_in", wait)
 		_ = sleep(ctx, wait)
 	}
 	if n := j.w.cfg.WaitReplicas; n > 0 {
 		if c, ok := j.w.rdb.(*redis.Client); ok { // Sentinel or standalone; not Cluster
 			if got, err := c.Wait(ctx, n, time.Second).Result(); err != nil || got < int64(n) {
-				j.log.Warn("outcome recorded, but not yet on the replicas asked for", "replicas", got, "wanted", n)
+				j.logger().Warn("outcome recorded, but not yet on the replicas asked for", "replicas", got, "wanted", n)
 			}
 		}
 	}
-	if r.State == outcome.Sent {
-		j.log.Debug("message sent")
+	if r.State == outcome.Sent && j.w.log.Enabled(ctx, slog.LevelDebug) {
+		j.logger().Debug("message sent")
 	}
 	return nil
 }
@@ -551,7 +575,7 @@ func (j *job) release(ctx context.Context, cause error) error {
 // state in Redis is as reachable as ours).
 func (j *job) redisDown(err error) error {
 	j.result = "redis_error"
-	j.log.Error("redis error", "error", err)
+	j.logger().Error("redis error", "error", err)
 	return fmt.Errorf("redis: %w", err)
 }
 
@@ -618,6 +642,9 @@ func logErr(err error) string {
 
 // sleep waits d or until ctx is done.
 func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -241,10 +241,12 @@ func TestRateLimitHeldAcrossThreeProcesses(t *testing.T) {
 	span := at[len(at)-1].Sub(at[0])
 	rate := float64(len(at)-1) / span.Seconds()
 	t.Logf("3 processes at 50/s: %d sends over %v = %.2f/s; busiest 1-second window %d sends", len(at), span.Round(time.Millisecond), rate, worst)
-	// Redis hands out slots exactly 20 ms apart (ratelimit's own test checks
-	// ≤ 51 on Redis's clock); arrivals here add each request's scheduling
-	// jitter, which on a loaded CI machine moved one send into a window: 52.
-	require.LessOrEqual(t, worst, 52, "no 1-second window holds more than the limit, up to one late arrival")
+	// Redis hands out slots 20.2 ms apart (the limit's interval and the
+	// worker's 1 % headroom); each arrival here adds its request's scheduling
+	// jitter, which the headroom absorbs up to 10 ms and one window of 51
+	// up to 30 ms.
+	require.LessOrEqual(t, worst, 51, "no 1-second window holds more than the limit and one late arrival")
+	require.InEpsilon(t, 50.0, rate, 0.02, "the overall rate")
 }
 
 // TestCLIAgainstTheSandbox drives sendq as an operator does: `sendq send`,
