@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/pprof"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -41,14 +42,15 @@ func (a *app) bench(ctx context.Context, args []string) error {
 	limit := fs.String("limit", "1000000/s", "the channel's rate limit during the sendq run (above the achieved rate: the limiter is on, not binding)")
 	idle := fs.Int("idle", 200, "messages sent one by one to an idle worker, for the idle latency")
 	mode := fs.String("mode", "both", "sendq, bare or both")
+	rounds := fs.Int("rounds", 3, "runs of each mode, alternated; the figures are their medians")
 	flush := fs.Bool("flush", false, "flush REDIS_URL's database first (it must be empty otherwise)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the runs to this file")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) > 0 || *n < 1 || *concurrency < 1 {
-		return usagef("usage: sendq bench [--n N] [--latency D] [--concurrency C] [--limit R] [--mode sendq|bare|both] [--flush]")
+	if len(pos) > 0 || *n < 1 || *concurrency < 1 || *rounds < 1 || (*mode != "sendq" && *mode != "bare" && *mode != "both") {
+		return usagef("usage: sendq bench [--n N] [--latency D] [--concurrency C] [--limit R] [--mode sendq|bare|both] [--rounds R] [--flush]")
 	}
 	lim, err := ratelimit.ParseLimit(*limit)
 	if err != nil {
@@ -86,22 +88,29 @@ func (a *app) bench(ctx context.Context, args []string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	var results []benchResult
-	if *mode == "sendq" || *mode == "both" {
-		r, err := b.sendq(ctx, *idle)
-		if err != nil {
-			return err
+	// Rounds alternate the two modes, so that whatever else the machine does
+	// weighs on both alike; medians keep one disturbed round from deciding.
+	var sq, bare []benchResult
+	for round := range *rounds {
+		if *mode == "sendq" || *mode == "both" {
+			r, err := b.sendq(ctx, *idle)
+			if err != nil {
+				return err
+			}
+			sq = append(sq, r)
+			fmt.Fprintf(a.stdout, "round %d: sendq chain %.0f msgs/s, %.1f CPU ms/1k\n", round+1, r.sendRate, ms(r.cpuPer1000))
 		}
-		results = append(results, r)
-	}
-	if *mode == "bare" || *mode == "both" {
-		r, err := b.bare(ctx, *idle)
-		if err != nil {
-			return err
+		if *mode == "bare" || *mode == "both" {
+			r, err := b.bare(ctx, *idle)
+			if err != nil {
+				return err
+			}
+			bare = append(bare, r)
+			fmt.Fprintf(a.stdout, "round %d: bare asynq  %.0f msgs/s, %.1f CPU ms/1k\n", round+1, r.sendRate, ms(r.cpuPer1000))
 		}
-		results = append(results, r)
 	}
-	printBench(a.stdout, results)
+	fmt.Fprintln(a.stdout)
+	printBench(a.stdout, sq, bare)
 	return nil
 }
 
@@ -121,7 +130,8 @@ type benchResult struct {
 	sendRate             float64
 	p50, p99             time.Duration // enqueue to send, the whole backlog
 	idleP50, idleP99     time.Duration
-	cpuPer1000           time.Duration // this process (worker, client and sandbox)
+	idle                 []time.Duration // the idle latencies measured, for pooling rounds
+	cpuPer1000           time.Duration   // this process (worker, client and sandbox)
 	redisCPUPer1000      time.Duration
 	memPerQueued         float64 // bytes
 	failed, sentTwice    int
@@ -274,7 +284,8 @@ func (b *benchRun) drain(ctx context.Context, res *benchResult, prefix string, c
 	elapsed := time.Since(began)
 	cpu, rcpu := cpuTime()-cpu0, redisCPU(ctx, b.rdb)-rcpu0
 	if err == nil {
-		res.idleP50, res.idleP99, err = b.idleLatency(ctx, idle, send)
+		res.idle, err = b.idleLatency(ctx, idle, send)
+		res.idleP50, res.idleP99 = percentiles(res.idle)
 	}
 	if serr := stop(); err == nil {
 		err = serr
@@ -315,26 +326,32 @@ func (b *benchRun) waitSent(ctx context.Context, n int, timeout time.Duration) e
 }
 
 // idleLatency sends k messages one at a time to an idle worker and returns
-// the p50 and p99 from enqueue to the sandbox's receipt.
-func (b *benchRun) idleLatency(ctx context.Context, k int, send func(i int) (time.Time, error)) (time.Duration, time.Duration, error) {
-	if k <= 0 {
-		return 0, 0, nil
-	}
+// their latencies from enqueue to the sandbox's receipt.
+func (b *benchRun) idleLatency(ctx context.Context, k int, send func(i int) (time.Time, error)) ([]time.Duration, error) {
 	var lat []time.Duration
 	for i := range k {
 		before := b.sandbox.SentCount()
 		at, err := send(i)
 		if err != nil {
-			return 0, 0, err
+			return nil, err
 		}
 		if err := b.waitSent(ctx, before+1, 10*time.Second); err != nil {
-			return 0, 0, err
+			return nil, err
 		}
 		all := b.sandbox.Sent()
 		lat = append(lat, all[len(all)-1].At.Sub(at))
 	}
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	return lat[len(lat)/2], lat[len(lat)*99/100], nil
+	return lat, nil
+}
+
+// percentiles returns the p50 and p99 of lat (zero when empty).
+func percentiles(lat []time.Duration) (time.Duration, time.Duration) {
+	if len(lat) == 0 {
+		return 0, 0
+	}
+	lat = slices.Clone(lat)
+	slices.Sort(lat)
+	return lat[len(lat)/2], lat[len(lat)*99/100]
 }
 
 // latencies returns the p50 and p99 from enqueue to receipt of the run's
@@ -348,11 +365,7 @@ func (b *benchRun) latencies(prefix string, created []time.Time) (time.Duration,
 		}
 		lat = append(lat, s.At.Sub(created[i]))
 	}
-	if len(lat) == 0 {
-		return 0, 0
-	}
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	return lat[len(lat)/2], lat[len(lat)*99/100]
+	return percentiles(lat)
 }
 
 func (b *benchRun) tallySent(prefix string) (sent, twice int) {
@@ -402,20 +415,82 @@ func usedMemory(ctx context.Context, rdb redis.UniversalClient) int64 {
 	return v
 }
 
-func printBench(w io.Writer, rs []benchResult) {
+func printBench(w io.Writer, sq, bare []benchResult) {
+	var rows []benchResult
+	for _, rs := range [][]benchResult{sq, bare} {
+		if len(rs) > 0 {
+			rows = append(rows, median(rs))
+		}
+	}
+	if len(sq)+len(bare) > 2 {
+		fmt.Fprintf(w, "medians of %d rounds:\n", max(len(sq), len(bare)))
+	}
 	tw := tabwriter.NewWriter(w, 0, 2, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "\tenqueue/s\tsend/s\tp50\tp99\tidle p50\tidle p99\tCPU ms/1k msgs\tredis CPU ms/1k\tredis B/queued msg\tsent\ttwice\t")
-	for _, r := range rs {
+	for _, r := range rows {
 		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%v\t%v\t%v\t%v\t%.1f\t%.1f\t%.0f\t%d/%d\t%d\t\n", r.name, r.enqueueRate, r.sendRate,
 			r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond), r.idleP50.Round(100*time.Microsecond), r.idleP99.Round(100*time.Microsecond),
-			float64(r.cpuPer1000.Microseconds())/1000, float64(r.redisCPUPer1000.Microseconds())/1000, r.memPerQueued, r.totalSent, r.totalMsgs, r.sentTwice)
+			ms(r.cpuPer1000), ms(r.redisCPUPer1000), r.memPerQueued, r.totalSent, r.totalMsgs, r.sentTwice)
 	}
 	_ = tw.Flush()
-	if len(rs) == 2 && rs[1].sendRate > 0 && rs[1].cpuPer1000 > 0 {
-		fmt.Fprintf(w, "\nsendq / bare: send rate %.2f×, CPU per message %.2f× (this process: worker, client and sandbox)\n",
-			rs[0].sendRate/rs[1].sendRate, float64(rs[0].cpuPer1000)/float64(rs[1].cpuPer1000))
+	if len(sq) == 0 || len(sq) != len(bare) {
+		return
 	}
+	// Each round's ratio, as well as the ratio of the medians: the spread
+	// says how much the machine's other work moved the figures.
+	var rate, cpu []float64
+	for i := range sq {
+		rate = append(rate, sq[i].sendRate/bare[i].sendRate)
+		cpu = append(cpu, float64(sq[i].cpuPer1000)/float64(bare[i].cpuPer1000))
+	}
+	sort.Float64s(rate)
+	sort.Float64s(cpu)
+	fmt.Fprintf(w, "\nsendq / bare: send rate %.2f× (rounds %.2f–%.2f), CPU per message %.2f× (rounds %.2f–%.2f; this process: worker, client and sandbox)\n",
+		rows[0].sendRate/rows[1].sendRate, rate[0], rate[len(rate)-1],
+		float64(rows[0].cpuPer1000)/float64(rows[1].cpuPer1000), cpu[0], cpu[len(cpu)-1])
 }
+
+// median is, column by column, the median of rs (the upper one of an even
+// count); the counts of sent messages are summed and the idle latencies
+// pooled.
+func median(rs []benchResult) benchResult {
+	m := rs[0]
+	pick := func(get func(r benchResult) float64) float64 {
+		v := make([]float64, len(rs))
+		for i, r := range rs {
+			v[i] = get(r)
+		}
+		sort.Float64s(v)
+		return v[len(v)/2]
+	}
+	dur := func(get func(r benchResult) time.Duration) time.Duration {
+		return time.Duration(pick(func(r benchResult) float64 { return float64(get(r)) }))
+	}
+	m.enqueueRate = pick(func(r benchResult) float64 { return r.enqueueRate })
+	m.sendRate = pick(func(r benchResult) float64 { return r.sendRate })
+	m.memPerQueued = pick(func(r benchResult) float64 { return r.memPerQueued })
+	m.p50 = dur(func(r benchResult) time.Duration { return r.p50 })
+	m.p99 = dur(func(r benchResult) time.Duration { return r.p99 })
+	// The idle latencies of all rounds together: a p99 of one round's 200
+	// is its second-worst sample.
+	m.idle = nil
+	for _, r := range rs {
+		m.idle = append(m.idle, r.idle...)
+	}
+	m.idleP50, m.idleP99 = percentiles(m.idle)
+	m.cpuPer1000 = dur(func(r benchResult) time.Duration { return r.cpuPer1000 })
+	m.redisCPUPer1000 = dur(func(r benchResult) time.Duration { return r.redisCPUPer1000 })
+	m.totalSent, m.totalMsgs, m.sentTwice, m.failed = 0, 0, 0, 0
+	for _, r := range rs {
+		m.totalSent += r.totalSent
+		m.totalMsgs += r.totalMsgs
+		m.sentTwice += r.sentTwice
+		m.failed += r.failed
+	}
+	return m
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // quietLogger drops asynq's logs during a bench.
 type quietLogger struct{}
