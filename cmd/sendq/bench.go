@@ -338,8 +338,8 @@ func (b *benchRun) idleLatency(ctx context.Context, k int, send func(i int) (tim
 		if err := b.waitSent(ctx, before+1, 10*time.Second); err != nil {
 			return nil, err
 		}
-		all := b.sandbox.Sent()
-		lat = append(lat, all[len(all)-1].At.Sub(at))
+		got := b.sandbox.SentSince(before)
+		lat = append(lat, got[len(got)-1].At.Sub(at))
 	}
 	return lat, nil
 }

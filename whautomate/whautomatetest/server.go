@@ -204,6 +204,17 @@ func (s *Server) Sent() []Sent {
 	return slices.Clone(s.sent)
 }
 
+// SentSince returns the sends accepted after the first n: Sent()[n:]
+// without copying the rest.
+func (s *Server) SentSince(n int) []Sent {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n >= len(s.sent) {
+		return nil
+	}
+	return slices.Clone(s.sent[max(n, 0):])
+}
+
 // SentCount returns len(Sent()) without copying: cheap enough to poll.
 func (s *Server) SentCount() int {
 	s.mu.Lock()

@@ -681,6 +681,9 @@ func TestObservation(t *testing.T) {
 	require.Equal(t, 1, b.sb.CallsFor("6598765432"))
 	require.Equal(t, sent[0].At, b.sb.FirstCall("c1"))
 	require.True(t, b.sb.FirstCall("nobody").IsZero())
+	require.Equal(t, sent[1:], b.sb.SentSince(1))
+	require.Equal(t, sent, b.sb.SentSince(0))
+	require.Empty(t, b.sb.SentSince(2))
 
 	b.sb.Reset()
 	require.Empty(t, b.sb.Sent())
