@@ -29,7 +29,7 @@ import (
 const DefaultURL = "redis://127.0.0.1:6379/14"
 
 // Slots in use, one per test package so that packages tested at once never
-// flush each other's database: 0 producer benchmarks, 1 worker, 2-6
+// flush each other's database: 0 benchmarks and redisurl, 1 worker, 2-6
 // cmd/sendq (one per end-to-end test), 7 ratelimit.
 
 // Options returns the connection options for slot (0 to 7) of a standalone

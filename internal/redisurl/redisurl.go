@@ -30,6 +30,9 @@ func Open(raw string, poolSize int) (redis.UniversalClient, error) {
 		if poolSize > 0 {
 			opt.PoolSize = poolSize
 		}
+		if opt.Network == "tcp" {
+			opt.Dialer = checkedWhenIdle(redis.NewDialer(opt))
+		}
 		return redis.NewClient(opt), nil
 	case "redis-sentinel":
 		addrs, err := hostList(u, "26379")
@@ -48,6 +51,7 @@ func Open(raw string, poolSize int) (redis.UniversalClient, error) {
 		return redis.NewFailoverClient(&redis.FailoverOptions{
 			MasterName: master, SentinelAddrs: addrs, Password: pw, DB: db, PoolSize: poolSize,
 			SentinelPassword: u.Query().Get("sentinel_password"),
+			Dialer:           checkedWhenIdle(tcpDialer(nil)),
 		}), nil
 	case "redis-cluster":
 		addrs, err := hostList(u, "6379")
@@ -62,6 +66,7 @@ func Open(raw string, poolSize int) (redis.UniversalClient, error) {
 		if u.Query().Get("tls") == "true" {
 			opt.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 		}
+		opt.Dialer = checkedWhenIdle(tcpDialer(opt.TLSConfig))
 		return redis.NewClusterClient(opt), nil
 	}
 	return nil, fmt.Errorf("REDIS_URL: scheme %q: want redis, rediss, redis-sentinel or redis-cluster", u.Scheme)
