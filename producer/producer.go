@@ -127,11 +127,18 @@ func (p *Producer) prepare(m *tasks.Message) error {
 
 func (p *Producer) enqueue(ctx context.Context, m *tasks.Message) (Receipt, error) {
 	r := Receipt{ID: m.ID}
-	if rec, err := p.outcomes.Get(ctx, m.ID); err == nil && rec.State != outcome.Queued && rec.State != outcome.Scheduled {
+	rec, err := p.outcomes.Get(ctx, m.ID)
+	switch {
+	case err == nil && rec.State != outcome.Queued && rec.State != outcome.Scheduled:
 		// Taken up by a worker, or finished: the id is spent.
 		r.State, r.Duplicate = rec.State, true
 		return r, nil
-	} else if err != nil && !errors.Is(err, outcome.ErrNotFound) {
+	case err == nil:
+		// Accepted before and still waiting: enqueueing again finds its
+		// task (or puts back one that was lost). It is a duplicate even if a
+		// worker finishes it and asynq deletes the task in between.
+		r.Duplicate = true
+	case !errors.Is(err, outcome.ErrNotFound):
 		return r, fmt.Errorf("producer: %w", err)
 	}
 

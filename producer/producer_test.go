@@ -63,6 +63,22 @@ func TestSend(t *testing.T) {
 		require.Equal(t, producer.StateQueued, o.State)
 	})
 
+	t.Run("AcceptedBeforeIsADuplicateEvenWithItsTaskGone", func(t *testing.T) {
+		// A worker may finish the message and asynq delete its task between
+		// Send's look at the record and its enqueue; the same holds for a
+		// task lost with Redis data. The task is put back (a worker's claim
+		// finds the message finished, if it is) and the receipt says duplicate.
+		p, b := setup(t)
+		_, err := p.Send(ctx, text("m1"))
+		require.NoError(t, err)
+		require.NoError(t, b.ins.DeleteTask(keys.Queue("whatsapp", false), "m1"))
+		r, err := p.Send(ctx, text("m1"))
+		require.NoError(t, err)
+		require.True(t, r.Duplicate)
+		require.Equal(t, producer.StateQueued, r.State)
+		require.Equal(t, 1, b.pending(t, keys.Queue("whatsapp", false)), "the task is back")
+	})
+
 	t.Run("InvalidInputEnqueuesNothing", func(t *testing.T) {
 		p, b := setup(t)
 		m := text("m1")
