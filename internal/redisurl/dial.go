@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // idleCheck is how long a connection must have been idle before go-redis's
@@ -45,16 +47,11 @@ func checkedWhenIdle(dial func(ctx context.Context, network, addr string) (net.C
 	}
 }
 
-// tcpDialer dials as go-redis's default dialer does (redis.NewDialer), for
-// the clients whose options have no single *redis.Options to give it.
+// tcpDialer is go-redis's default dialer (redis.NewDialer) for the clients
+// whose options hold no single *redis.Options to give it: Sentinel's and
+// Cluster's.
 func tcpDialer(tlsConfig *tls.Config) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 5 * time.Minute}
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		if tlsConfig == nil {
-			return d.DialContext(ctx, network, addr)
-		}
-		return (&tls.Dialer{NetDialer: d, Config: tlsConfig}).DialContext(ctx, network, addr)
-	}
+	return redis.NewDialer(&redis.Options{DialTimeout: 5 * time.Second, TLSConfig: tlsConfig})
 }
 
 type idleChecked struct {
