@@ -15,6 +15,8 @@
 //     within MaxWait (500 ms by default) both schedules advance from t and the
 //     caller is told to wait t−now and act (OK=true); otherwise neither changes
 //     and the caller is told to come back after t−now (OK=false).
+//     Reservation.At places t on the caller's clock, so that a slow answer
+//     does not make the act late.
 //   - Any run of events so placed puts at most Rate+Burst−1 of them in any
 //     window [a, a+Per): with Burst 1 at 50/s, slots are exactly 20 ms apart.
 //     This holds for the reserved times whatever the order requests arrive in

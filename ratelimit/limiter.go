@@ -128,10 +128,21 @@ type Reservation struct {
 	// ReasonRecipientRate, ReasonCooldown or ReasonRecipientCooldown.
 	Reason string
 
+	// at is when Delay ends on the local clock (see At).
+	at time.Time
 	// redisNow is Redis's clock (µs since the Unix epoch) when the script
 	// decided; 0 when the local front answered. Tests place slots with it.
 	redisNow int64
 }
+
+// At is when Delay ends, on the local clock (Config.Now): for OK=true the
+// time of the reserved slot. Acting at At rather than Delay after the answer
+// arrived keeps a slow answer from making the act late. Redis decided at
+// some instant between the request leaving and the answer arriving; At takes
+// Redis's own clock for that instant when it falls in between (one host, or
+// hosts whose clocks agree), else the nearer end, so it is never off by
+// more than the round trip.
+func (r Reservation) At() time.Time { return r.at }
 
 // Stats counts what a Limiter has done since New.
 type Stats struct {
@@ -218,6 +229,7 @@ func (l *Limiter) prepare(r Request) (*reserveCall, Reservation, error) {
 	if !priority {
 		if res, ok := f.check(r.Limit, sent, l.maxWait); ok {
 			l.localDenials.Add(1)
+			res.at = sent.Add(res.Delay)
 			return nil, res, nil
 		}
 	}
@@ -241,16 +253,27 @@ func (c *reserveCall) done(cmd *redis.Cmd) (Reservation, error) {
 	if len(v) != 5 || v[2] < 0 || v[2] >= int64(len(reasons)) {
 		return Reservation{}, fmt.Errorf("ratelimit: reserve %q: unexpected answer %v", c.r.Key, v)
 	}
+	recv := c.l.now()
 	res := Reservation{
 		OK:       v[0] == 1,
 		Delay:    micros(v[1]),
 		Reason:   reasons[v[2]],
 		redisNow: v[4],
 	}
+	res.at = decidedAt(c.sent, recv, v[4]).Add(res.Delay)
 	if !c.priority {
-		c.f.learn(c.r.Limit, c.sent, c.l.now(), res, micros(v[3]), c.l.maxWait)
+		c.f.learn(c.r.Limit, c.sent, recv, res, micros(v[3]), c.l.maxWait)
 	}
 	return res, nil
+}
+
+// decidedAt places Redis's clock reading redisNow (µs since the Unix epoch)
+// on the local clock, within [sent, recv]: the request left at sent and the
+// answer came back at recv, so Redis decided in between. The result keeps
+// sent's monotonic reading.
+func decidedAt(sent, recv time.Time, redisNow int64) time.Time {
+	off := time.UnixMicro(redisNow).Sub(sent) // wall clocks: UnixMicro has no monotonic reading
+	return sent.Add(min(max(off, 0), recv.Sub(sent)))
 }
 
 // key names a Redis key: the prefix, a kind, the limiter key and, for

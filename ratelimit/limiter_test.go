@@ -87,9 +87,10 @@ func reserve(t *testing.T, l *Limiter, req Request) Reservation {
 	return r
 }
 
-// public drops what a Reservation carries for tests only.
+// public drops what a Reservation carries for tests only, and At, which
+// follows from Delay.
 func public(r Reservation) Reservation {
-	r.redisNow = 0
+	r.redisNow, r.at = 0, time.Time{}
 	return r
 }
 
@@ -375,4 +376,36 @@ func maxInWindow(slots []time.Duration, per time.Duration) int {
 		most = max(most, n)
 	}
 	return most
+}
+
+// TestAt places the slot on the local clock: at Redis's decision plus the
+// delay when Redis's clock falls between the request and the answer, and
+// within the round trip when it does not.
+func TestAt(t *testing.T) {
+	t.Run("a granted slot and a refusal", func(t *testing.T) {
+		l, b := setup(t, Config{})
+		require.Equal(t, epoch, reserve(t, l, whatsapp).At(), "the first slot is now")
+		require.Equal(t, epoch.Add(20*time.Millisecond), reserve(t, l, whatsapp).At())
+		for range 24 {
+			reserve(t, l, whatsapp)
+		}
+		r := reserve(t, l, whatsapp) // refused by Redis: past the 500 ms horizon
+		require.False(t, r.OK)
+		require.Equal(t, epoch.Add(520*time.Millisecond), r.At())
+		r = reserve(t, l, whatsapp) // refused by the local front
+		require.Zero(t, r.redisNow)
+		require.Equal(t, epoch.Add(520*time.Millisecond), r.At())
+		b.clock.Advance(time.Second)
+		require.Equal(t, epoch.Add(time.Second), reserve(t, l, whatsapp).At())
+	})
+	t.Run("Redis's clock bounded by the round trip", func(t *testing.T) {
+		sent := time.Now() // with a monotonic reading, which the result keeps
+		recv := sent.Add(3 * time.Millisecond)
+		in := sent.Add(time.Millisecond)
+		got := decidedAt(sent, recv, in.UnixMicro())
+		require.Equal(t, in.UnixMicro(), got.UnixMicro(), "Redis's clock in the round trip: taken")
+		require.True(t, got != got.Round(0), "keeps the monotonic reading")
+		require.Equal(t, sent, decidedAt(sent, recv, sent.Add(-time.Hour).UnixMicro()), "Redis's clock behind: the request's departure")
+		require.Equal(t, recv, decidedAt(sent, recv, recv.Add(time.Hour).UnixMicro()), "Redis's clock ahead: the answer's arrival")
+	})
 }
