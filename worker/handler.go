@@ -303,11 +303,10 @@ func (j *job) waitForSlot(ctx context.Context, pre *ratelimit.Reservation) error
 		if r.Delay > 0 {
 			w.m.observeWait(m.Channel, r.Reason, r.Delay)
 		}
-		wait := r.Delay
 		if !r.OK {
 			// Nothing reserved: come back when a slot may be within reach
 			// (a cool-down, when it ends).
-			wait = max(r.Delay-req.MaxWait, 5*time.Millisecond)
+			wait := max(r.Delay-req.MaxWait, 5*time.Millisecond)
 			if r.Reason == ratelimit.ReasonCooldown || r.Reason == ratelimit.ReasonRecipientCooldown {
 				wait = r.Delay
 			}
@@ -320,39 +319,44 @@ func (j *job) waitForSlot(ctx context.Context, pre *ratelimit.Reservation) error
 				}
 				return deferFor(r.Delay, "rate limit: "+r.Reason)
 			}
-		}
-		if !r.OK || r.Delay < 10*time.Millisecond {
-			// Nothing reserved, or a slot too near for a 429 to come first.
-			if wait > 0 {
-				if err := sleep(ctx, wait); err != nil {
-					return j.release(ctx, err)
-				}
-			}
-			if r.OK {
-				return ready()
+			if err := sleep(ctx, wait); err != nil {
+				return j.release(ctx, err)
 			}
 			continue
 		}
-		// A 429 may start a cool-down while this run waits for its slot. It
-		// looks for one just before the slot rather than at it, so that the
-		// look's round trip does not delay the send: the upstream counts
-		// sends as they arrive, and arrivals as evenly spaced as the slots
-		// keep every window within the limit.
-		slot := w.now().Add(wait)
-		if err := sleep(ctx, wait-cooldownLook); err != nil {
-			return j.release(ctx, err)
-		}
-		left, _, err := w.limiter.CooldownLeft(ctx, req.Key, req.Recipient)
-		if err != nil {
-			return j.release(ctx, err)
-		}
-		if left > 0 {
-			continue // the slot is given up; the next reservation reports the cool-down
+		slot := r.At()
+		if r.Delay >= 10*time.Millisecond {
+			// A 429 may start a cool-down while this run waits for its slot.
+			// It looks for one just before the slot rather than at it, so
+			// that the look's round trip does not delay the send.
+			if err := sleep(ctx, slot.Sub(w.now())-cooldownLook); err != nil {
+				return j.release(ctx, err)
+			}
+			left, _, err := w.limiter.CooldownLeft(ctx, req.Key, req.Recipient)
+			if err != nil {
+				return j.release(ctx, err)
+			}
+			if left > 0 {
+				continue // the slot is given up; the next reservation reports the cool-down
+			}
 		}
 		if err := sleep(ctx, slot.Sub(w.now())); err != nil {
 			return j.release(ctx, err)
 		}
-		return ready()
+		// The upstream counts sends as they arrive. Slots are evenly spaced,
+		// and so are arrivals as long as each send goes on time; one that
+		// goes late (a process starved of CPU, a stalled answer) lands among
+		// the sends of later slots, and with enough of them a one-second
+		// window at the receiver holds more than the limit. A slot missed by
+		// more than lateness allows is given up, and the run takes another.
+		if err := ready(); err != nil {
+			return err
+		}
+		if !req.Limit.IsZero() && w.now().Sub(slot) > lateness(req.Limit) {
+			w.m.slotMissed(m.Channel)
+			continue
+		}
+		return nil
 	}
 }
 

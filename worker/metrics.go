@@ -19,6 +19,7 @@ type Metrics struct {
 	latency  *prometheus.HistogramVec
 	waits    *prometheus.CounterVec
 	waitSecs *prometheus.CounterVec
+	missed   *prometheus.CounterVec
 	holds    *prometheus.CounterVec
 	ambig    *prometheus.CounterVec
 	invalids prometheus.Counter
@@ -53,6 +54,10 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "sendq_limiter_wait_seconds_total",
 			Help: "Time messages were told to wait by the rate limiter.",
 		}, []string{"channel", "reason"}),
+		missed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sendq_limiter_slots_missed_total",
+			Help: "Rate-limit slots given up because the send could not go on time (the process was starved of CPU): a steady rise costs throughput.",
+		}, []string{"channel"}),
 		holds: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sendq_channel_holds_total",
 			Help: "Times a channel was held after a configuration error (401/403) or an account block: alert on any increase.",
@@ -66,7 +71,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Tasks whose payload could not be decoded (failed without retry).",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.handled, m.duration, m.calls, m.latency, m.waits, m.waitSecs, m.holds, m.ambig, m.invalids} {
+	for _, c := range []prometheus.Collector{m.handled, m.duration, m.calls, m.latency, m.waits, m.waitSecs, m.missed, m.holds, m.ambig, m.invalids} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -102,6 +107,12 @@ func (m *Metrics) observeWait(ch tasks.Channel, reason string, d time.Duration) 
 	}
 	m.waits.WithLabelValues(string(ch), reason).Inc()
 	m.waitSecs.WithLabelValues(string(ch), reason).Add(d.Seconds())
+}
+
+func (m *Metrics) slotMissed(ch tasks.Channel) {
+	if m != nil {
+		m.missed.WithLabelValues(string(ch)).Inc()
+	}
 }
 
 func (m *Metrics) held(ch tasks.Channel, c whautomate.Class) {

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/sendq/sendq/producer"
@@ -135,6 +137,48 @@ func TestRateLimits(t *testing.T) {
 		require.Greater(t, info.Pending+info.Retry+info.Active, 100, "WhatsApp still has its backlog")
 		t.Logf("telegram message sent %v after enqueue, behind a WhatsApp backlog of %d", o.SentAt.Sub(at).Round(time.Millisecond), info.Pending+info.Retry+info.Active)
 	})
+}
+
+// TestALateSlotIsGivenUp runs a worker whose every step comes 40 ms after
+// the last, as a process starved of CPU sees it: each slot it reserves on a
+// limited channel has passed by more than the slack a send may take before
+// it could crowd later slots at the receiver (15 ms at 50/s), so it gives
+// the slot up and sends nothing there; on a channel with no limit the same
+// worker sends.
+func TestALateSlotIsGivenUp(t *testing.T) {
+	ctx := context.Background()
+	reg := prometheus.NewRegistry()
+	m, err := worker.NewMetrics(reg)
+	require.NoError(t, err)
+	var lag atomic.Int64
+	b := setup(t, func(c *worker.Config) {
+		c.Limits = map[tasks.Channel]ratelimit.Limit{tasks.WhatsApp: {Rate: 50, Per: time.Second}}
+		c.RecipientLimits = map[tasks.Channel]ratelimit.Limit{}
+		c.Metrics = m
+		c.Now = func() time.Time { return time.Now().Add(time.Duration(lag.Add(int64(40 * time.Millisecond)))) }
+	})
+	_, err = b.producer.Send(ctx, template("wa", "c-wa"))
+	require.NoError(t, err)
+	_, err = b.producer.Send(ctx, tasks.Message{ID: "tg", Channel: tasks.Telegram, Kind: tasks.KindTemplate,
+		To: tasks.Recipient{ContactID: "c-tg"}, Template: &tasks.Template{Text: "your table is ready"}})
+	require.NoError(t, err)
+	b.waitState(t, "tg", producer.StateSent, 10*time.Second)
+	missed := func() float64 {
+		mfs, err := reg.Gather()
+		require.NoError(t, err)
+		for _, mf := range mfs {
+			if mf.GetName() == "sendq_limiter_slots_missed_total" {
+				return mf.GetMetric()[0].GetCounter().GetValue()
+			}
+		}
+		return 0
+	}
+	require.Eventually(t, func() bool { return missed() >= 3 }, 10*time.Second, 10*time.Millisecond, "slots given up")
+	require.Zero(t, b.sandbox.CallsFor("c-wa"), "nothing sent late on the limited channel")
+	o, err := b.producer.Status(ctx, "wa")
+	require.NoError(t, err)
+	require.NotEqual(t, producer.StateFailed, o.State, "a missed slot is no failure")
+	t.Logf("slots given up: %v; the message is %s", missed(), o.State)
 }
 
 func firstAfter(ts []time.Time, t time.Time) time.Time {

@@ -61,6 +61,15 @@ func spaced(ls map[tasks.Channel]ratelimit.Limit) map[tasks.Channel]ratelimit.Li
 	return out
 }
 
+// lateness is how late a send may go after its slot on a channel limited to
+// l: half of what a send may be late before a one-second window at the
+// receiver could hold more than the limit and one, which is one interval
+// and the headroom's share of the period (30 ms at 50/s). The other half is
+// left for the way to the receiver.
+func lateness(l ratelimit.Limit) time.Duration {
+	return (l.Interval() + time.Duration(float64(l.Per)*Headroom)) / 2
+}
+
 // Config configures a Worker. Zero values mean the documented defaults.
 type Config struct {
 	// Redis is the connection shared with asynq (required). The worker does
@@ -196,7 +205,7 @@ func New(cfg Config) (*Worker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
 	}
-	limiter, err := ratelimit.New(cfg.Redis, ratelimit.Config{MaxWait: cfg.Horizon})
+	limiter, err := ratelimit.New(cfg.Redis, ratelimit.Config{MaxWait: cfg.Horizon, Now: cfg.Now})
 	if err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
 	}
