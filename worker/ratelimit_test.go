@@ -142,7 +142,7 @@ func TestRateLimits(t *testing.T) {
 // TestALateSlotIsGivenUp runs a worker whose every step comes 40 ms after
 // the last, as a process starved of CPU sees it: each slot it reserves on a
 // limited channel has passed by more than the slack a send may take before
-// it could crowd later slots at the receiver (15 ms at 50/s), so it gives
+// it could crowd later slots at the receiver (25 ms at 50/s), so it gives
 // the slot up and sends nothing there; on a channel with no limit the same
 // worker sends.
 func TestALateSlotIsGivenUp(t *testing.T) {

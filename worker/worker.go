@@ -62,13 +62,18 @@ func spaced(ls map[tasks.Channel]ratelimit.Limit) map[tasks.Channel]ratelimit.Li
 }
 
 // lateness is how late a send may go after its slot on a channel limited to
-// l: half of what a send may be late before a one-second window at the
-// receiver could hold more than the limit and one, which is one interval
-// and the headroom's share of the period (30 ms at 50/s). The other half is
-// left for the way to the receiver.
+// l (spaced): what a send may be late before a one-second window at the
+// receiver could hold more than the limit and one, which is one interval and
+// the headroom's share of the period (30 ms at 50/s), less arrivalJitter.
 func lateness(l ratelimit.Limit) time.Duration {
-	return (l.Interval() + time.Duration(float64(l.Per)*Headroom)) / 2
+	return l.Interval() + time.Duration(float64(l.Per)*Headroom) - arrivalJitter
 }
+
+// arrivalJitter is what lateness leaves for the way from the worker to the
+// upstream, where sends are counted: scheduling at both ends and the network
+// move arrivals by a few milliseconds (5 ms held in the tests, with the
+// sandbox in a process of its own).
+const arrivalJitter = 5 * time.Millisecond
 
 // Config configures a Worker. Zero values mean the documented defaults.
 type Config struct {
