@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"syscall"
 	"testing"
@@ -215,40 +214,6 @@ func TestSIGTERMDrainsAndSendsEachOnce(t *testing.T) {
 	t.Logf("SIGTERM mid-run: %d messages, lost %d, sent twice %d; states %v", len(ids), lost, twice, counts)
 	require.Zero(t, lost)
 	require.Zero(t, twice, "a graceful shutdown sends nothing twice")
-}
-
-func TestRateLimitHeldAcrossThreeProcesses(t *testing.T) {
-	f := newFleet(t, 5, whautomatetest.Options{Latency: 5 * time.Millisecond},
-		"SENDQ_CONCURRENCY=50", "SENDQ_RATE_TELEGRAM=50/s", "SENDQ_PACE_TELEGRAM=0")
-	ids := f.enqueue(tasks.Telegram, "rate", 1500)
-	for i := range 3 {
-		f.start(fmt.Sprintf("worker-%d", i))
-	}
-	f.waitFinished(ids, 2*time.Minute)
-	var at []time.Time
-	for _, s := range f.sandbox.Sent() {
-		at = append(at, s.At)
-	}
-	require.Len(t, at, 1500)
-	sort.Slice(at, func(i, j int) bool { return at[i].Before(at[j]) })
-	worst := 0
-	for i, j := 0, 0; i < len(at); i++ {
-		for at[i].Sub(at[j]) >= time.Second {
-			j++
-		}
-		worst = max(worst, i-j+1)
-	}
-	span := at[len(at)-1].Sub(at[0])
-	rate := float64(len(at)-1) / span.Seconds()
-	t.Logf("3 processes at 50/s: %d sends over %v = %.2f/s; busiest 1-second window %d sends", len(at), span.Round(time.Millisecond), rate, worst)
-	// Redis hands out slots 20.2 ms apart (the limit's interval and the
-	// worker's 1 % headroom); each arrival here adds its request's scheduling
-	// jitter, which the headroom absorbs up to 10 ms and one window of 51
-	// up to 30 ms. That held in every run on an idle machine and alongside
-	// other packages' race tests; CI's run once saw 52 (a send 30+ ms later
-	// than the one 51 slots after it), which this check allows.
-	require.LessOrEqual(t, worst, 52, "no 1-second window holds more than the limit and two late arrivals")
-	require.InEpsilon(t, 50.0, rate, 0.02, "the overall rate")
 }
 
 // TestCLIAgainstTheSandbox drives sendq as an operator does: `sendq send`,
