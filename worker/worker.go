@@ -69,10 +69,9 @@ func lateness(l ratelimit.Limit) time.Duration {
 	return l.Interval() + time.Duration(float64(l.Per)*Headroom) - arrivalJitter
 }
 
-// arrivalJitter is what lateness leaves for the way from the worker to the
-// upstream, where sends are counted: scheduling at both ends and the network
-// move arrivals by a few milliseconds (5 ms held in the tests, with the
-// sandbox in a process of its own).
+// arrivalJitter is what lateness leaves for the rest of the way to the
+// upstream, where sends are counted: the network and the upstream's own
+// intake move arrivals by a few milliseconds more.
 const arrivalJitter = 5 * time.Millisecond
 
 // Config configures a Worker. Zero values mean the documented defaults.
