@@ -343,15 +343,15 @@ func (j *job) waitForSlot(ctx context.Context, pre *ratelimit.Reservation) error
 		if err := sleep(ctx, slot.Sub(w.now())); err != nil {
 			return j.release(ctx, err)
 		}
+		if err := ready(); err != nil {
+			return err
+		}
 		// The upstream counts sends as they arrive. Slots are evenly spaced,
 		// and so are arrivals as long as each send goes on time; one that
 		// goes late (a process starved of CPU, a stalled answer) lands among
 		// the sends of later slots, and with enough of them a one-second
 		// window at the receiver holds more than the limit. A slot missed by
 		// more than lateness allows is given up, and the run takes another.
-		if err := ready(); err != nil {
-			return err
-		}
 		if !req.Limit.IsZero() && w.now().Sub(slot) > lateness(req.Limit) {
 			w.m.slotMissed(m.Channel)
 			continue
