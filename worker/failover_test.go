@@ -54,3 +54,21 @@ func TestSentinelFailoverMidRun(t *testing.T) {
 	t.Logf("failover mid-run: %d messages, lost 0, sent twice %d", len(ids), twice)
 	require.Zero(t, twice, "with min-replicas-to-write and WaitReplicas at the number of replicas, no outcome is lost")
 }
+
+// TestNoSendBeforeTheLeaseIsReplicated asks for a replica the test Redis
+// does not have: WAIT never reaches it, so no run may call the API, and the
+// message stays queued rather than failing.
+func TestNoSendBeforeTheLeaseIsReplicated(t *testing.T) {
+	if os.Getenv("SENDQ_TEST_FAILOVER_CMD") != "" {
+		t.Skip("the Sentinel set-up has the replicas this test lacks")
+	}
+	ctx := context.Background()
+	b := setup(t, func(c *worker.Config) { c.WaitReplicas = 1 })
+	_, err := b.producer.Send(ctx, template("lonely", "c-lonely"))
+	require.NoError(t, err)
+	require.Never(t, func() bool { return b.sandbox.CallsFor("c-lonely") > 0 }, 3*time.Second, 50*time.Millisecond,
+		"sent without the lease on a replica")
+	o, err := b.producer.Status(ctx, "lonely")
+	require.NoError(t, err)
+	require.NotEqual(t, producer.StateFailed, o.State)
+}

@@ -134,7 +134,40 @@ func (j *job) run(ctx context.Context) error {
 			return err
 		}
 	}
+	// The lease is the guard against a second send: with WaitReplicas it
+	// must be on the replicas before the call, or a failover could promote
+	// a replica without it and let another run send the message again.
+	if got, err := w.replicated(ctx); err != nil || got < w.cfg.WaitReplicas {
+		if err == nil {
+			err = fmt.Errorf("the send lease reached %d of %d replicas", got, w.cfg.WaitReplicas)
+		}
+		return j.release(ctx, err)
+	}
 	return j.send(ctx, claim.Attempts)
+}
+
+// replicated waits up to a second until every write Redis has taken so far
+// is on cfg.WaitReplicas replicas, and returns how many it reached (all
+// asked for when WaitReplicas is 0, or on Cluster, where WAIT does not
+// apply). WAIT counts only the writes of the connection it runs on, and a
+// pooled connection need not be the one that wrote: a write of its own just
+// before, on the same connection, makes WAIT cover every earlier write.
+func (w *Worker) replicated(ctx context.Context) (int, error) {
+	n := w.cfg.WaitReplicas
+	c, ok := w.rdb.(*redis.Client) // Sentinel or standalone; not Cluster
+	if n <= 0 || !ok {
+		return n, nil
+	}
+	var wait *redis.Cmd
+	if _, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, keys.ReplicaMark(), 1, time.Minute)
+		wait = p.Do(ctx, "WAIT", n, time.Second.Milliseconds())
+		return nil
+	}); err != nil {
+		return 0, err
+	}
+	got, err := wait.Int()
+	return got, err
 }
 
 // expiresAt is the message's expiry, or its creation plus the default.
@@ -541,12 +574,8 @@ func (j *job) finish(ctx context.Context, r outcome.Result) error {
 		j.logger().Warn("cannot record the outcome yet; retrying", "error", err, "retry_in", wait)
 		_ = sleep(ctx, wait)
 	}
-	if n := j.w.cfg.WaitReplicas; n > 0 {
-		if c, ok := j.w.rdb.(*redis.Client); ok { // Sentinel or standalone; not Cluster
-			if got, err := c.Wait(ctx, n, time.Second).Result(); err != nil || got < int64(n) {
-				j.logger().Warn("outcome recorded, but not yet on the replicas asked for", "replicas", got, "wanted", n)
-			}
-		}
+	if got, err := j.w.replicated(ctx); err != nil || got < j.w.cfg.WaitReplicas {
+		j.logger().Warn("outcome recorded, but not yet on the replicas asked for", "replicas", got, "wanted", j.w.cfg.WaitReplicas)
 	}
 	if r.State == outcome.Sent && j.w.log.Enabled(ctx, slog.LevelDebug) {
 		j.logger().Debug("message sent")

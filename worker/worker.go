@@ -121,11 +121,13 @@ type Config struct {
 	// ShutdownTimeout is how long Run waits for in-flight sends on shutdown.
 	// Defaults to 10 s.
 	ShutdownTimeout time.Duration
-	// WaitReplicas, when above 0, makes each recorded outcome wait until that
-	// many replicas have it (Redis WAIT, up to 1 s) before the worker moves
-	// on: Redis replicates asynchronously, and a failover can otherwise lose
-	// the last outcomes the old master acknowledged — their messages would
-	// then be sent again. For Sentinel set-ups; Redis Cluster ignores it.
+	// WaitReplicas, when above 0, makes each send lease and each recorded
+	// outcome wait until that many replicas have it (Redis WAIT, up to 1 s):
+	// a send goes only once its lease is on them, and the worker moves on
+	// from an outcome once it is. Redis replicates asynchronously, and a
+	// failover can otherwise lose a lease or an outcome the old master
+	// acknowledged — its message would then be sent again. For Sentinel
+	// set-ups; Redis Cluster ignores it.
 	WaitReplicas int
 	// Retention of finished outcome records. Defaults to 30 days.
 	Retention time.Duration

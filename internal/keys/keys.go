@@ -66,3 +66,7 @@ const TaskMaxRetry = 30
 
 // Counts is the hash of how many messages are in each state.
 func Counts() string { return Prefix + "counts" }
+
+// ReplicaMark is written before a WAIT so that the WAIT covers every write
+// taken before it (see worker's replicated).
+func ReplicaMark() string { return Prefix + "replicated" }
