@@ -564,7 +564,15 @@ func (j *job) finish(ctx context.Context, r outcome.Result) error {
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
 		_, err := j.w.outcomes.Finish(ctx, j.m, j.token, r, j.w.now())
 		if err == nil {
-			break
+			// With WaitReplicas the outcome is recorded once the replicas
+			// have it: one a failover lost would leave the message leased
+			// and, when the lease ends, ambiguous, to be sent again. Until
+			// they have it, Finish goes again (it changes nothing twice).
+			got, werr := j.w.replicated(ctx)
+			if werr == nil && got >= j.w.cfg.WaitReplicas {
+				break
+			}
+			err = fmt.Errorf("the outcome reached %d of %d replicas: %v", got, j.w.cfg.WaitReplicas, werr)
 		}
 		if j.w.now().Add(wait).After(deadline) {
 			// The lease ends unrecorded: the next run finds the message
@@ -573,9 +581,6 @@ func (j *job) finish(ctx context.Context, r outcome.Result) error {
 		}
 		j.logger().Warn("cannot record the outcome yet; retrying", "error", err, "retry_in", wait)
 		_ = sleep(ctx, wait)
-	}
-	if got, err := j.w.replicated(ctx); err != nil || got < j.w.cfg.WaitReplicas {
-		j.logger().Warn("outcome recorded, but not yet on the replicas asked for", "replicas", got, "wanted", j.w.cfg.WaitReplicas)
 	}
 	if r.State == outcome.Sent && j.w.log.Enabled(ctx, slog.LevelDebug) {
 		j.logger().Debug("message sent")
