@@ -117,6 +117,17 @@ func (j *job) run(ctx context.Context) error {
 		return deferFor(claim.Wait, "another worker is sending it")
 	}
 
+	// The lease is the guard against a second send: with WaitReplicas it
+	// must be on the replicas before the call, or a failover could promote
+	// a replica without it and let another run send the message again. It
+	// is waited for here, before the wait for a slot, so that the round
+	// trip does not make the send late.
+	if got, err := w.replicated(ctx); err != nil || got < w.cfg.WaitReplicas {
+		if err == nil {
+			err = fmt.Errorf("the send lease reached %d of %d replicas", got, w.cfg.WaitReplicas)
+		}
+		return j.release(ctx, err)
+	}
 	if windowed {
 		st, err := looked()
 		if err != nil {
@@ -133,15 +144,6 @@ func (j *job) run(ctx context.Context) error {
 		if sent, err := j.alreadySent(ctx); sent || err != nil {
 			return err
 		}
-	}
-	// The lease is the guard against a second send: with WaitReplicas it
-	// must be on the replicas before the call, or a failover could promote
-	// a replica without it and let another run send the message again.
-	if got, err := w.replicated(ctx); err != nil || got < w.cfg.WaitReplicas {
-		if err == nil {
-			err = fmt.Errorf("the send lease reached %d of %d replicas", got, w.cfg.WaitReplicas)
-		}
-		return j.release(ctx, err)
 	}
 	return j.send(ctx, claim.Attempts)
 }
@@ -166,8 +168,7 @@ func (w *Worker) replicated(ctx context.Context) (int, error) {
 	}); err != nil {
 		return 0, err
 	}
-	got, err := wait.Int()
-	return got, err
+	return wait.Int()
 }
 
 // expiresAt is the message's expiry, or its creation plus the default.
