@@ -50,6 +50,7 @@ type job struct {
 	calls  int          // API calls made for the message before this run
 	start  time.Time
 	result string // what the run came to, for metrics
+	inGate bool   // the run holds a place in its channel's gate
 }
 
 // logger is the run's logger, which names the message.
@@ -87,9 +88,11 @@ func (j *job) run(ctx context.Context) error {
 	var reserved func() (ratelimit.Reservation, error)
 	if windowed {
 		looked = w.sessions.LookupIn(ctx, p, m, now)
-	} else {
+	} else if j.gate().tryEnter() {
+		j.inGate = true
 		reserved = w.limiter.ReserveIn(ctx, p, j.slotRequest())
 	}
+	defer j.leaveGate()
 	_, _ = p.Exec(ctx) // each command carries its own error
 	claim, err := claimed()
 	if err != nil {
@@ -324,11 +327,18 @@ func (j *job) waitForSlot(ctx context.Context, pre *ratelimit.Reservation) error
 		}
 		return deferFor(0, "campaign "+string(st)) // the next claim sets it aside
 	}
+	defer j.leaveGate()
 	for {
 		var r ratelimit.Reservation
 		if pre != nil {
 			r, pre = *pre, nil
 		} else {
+			if !j.inGate {
+				if err := j.gate().enter(ctx, m.Campaign != ""); err != nil {
+					return j.release(ctx, err)
+				}
+				j.inGate = true
+			}
 			var err error
 			if r, err = w.limiter.Reserve(ctx, req); err != nil {
 				return j.release(ctx, err)
@@ -339,7 +349,8 @@ func (j *job) waitForSlot(ctx context.Context, pre *ratelimit.Reservation) error
 		}
 		if !r.OK {
 			// Nothing reserved: come back when a slot may be within reach
-			// (a cool-down, when it ends).
+			// (a cool-down, when it ends), leaving the gate to others.
+			j.leaveGate()
 			wait := max(r.Delay-req.MaxWait, 5*time.Millisecond)
 			if r.Reason == ratelimit.ReasonCooldown || r.Reason == ratelimit.ReasonRecipientCooldown {
 				wait = r.Delay
@@ -391,6 +402,17 @@ func (j *job) waitForSlot(ctx context.Context, pre *ratelimit.Reservation) error
 			continue
 		}
 		return nil
+	}
+}
+
+// gate is the message's channel's gate (nil: none).
+func (j *job) gate() *gate { return j.w.gates[j.m.Channel] }
+
+// leaveGate leaves the channel's gate if the run is in it.
+func (j *job) leaveGate() {
+	if j.inGate {
+		j.inGate = false
+		j.gate().leave()
 	}
 }
 

@@ -181,6 +181,46 @@ func TestALateSlotIsGivenUp(t *testing.T) {
 	t.Logf("slots given up: %v; the message is %s", missed(), o.State)
 }
 
+// TestAProcessHoldsFewSlots runs one worker with 50 handlers on a channel
+// limited to 50/s and 300 messages waiting, and asks Redis for a slot on the
+// channel from outside, as another process would: the slot it gets is only a
+// few intervals ahead, because the worker holds slots for about 50 ms of its
+// traffic (its gate), not one for every handler. Without the gate the
+// handlers hold a second of slots, and a stall of the process would lose
+// them all.
+func TestAProcessHoldsFewSlots(t *testing.T) {
+	ctx := context.Background()
+	limit := ratelimit.Limit{Rate: 50, Per: time.Second}
+	b := setup(t, func(c *worker.Config) {
+		c.Concurrency = 50
+		limits(c, tasks.WhatsApp, limit, ratelimit.Limit{})
+	})
+	for i := range 300 {
+		_, err := b.producer.Send(ctx, template(fmt.Sprintf("m%03d", i), fmt.Sprintf("c-%03d", i)))
+		require.NoError(t, err)
+	}
+	other, err := ratelimit.New(b.rdb, ratelimit.Config{MaxWait: 5 * time.Second})
+	require.NoError(t, err)
+	// The worker spaces its slots 1 % wider (Headroom); asking with the same
+	// limit reads the schedule the way the worker does.
+	spaced := limit
+	spaced.Per += time.Duration(float64(spaced.Per) * worker.Headroom)
+	var ahead []time.Duration
+	for n := 20; n <= 100; n += 20 {
+		require.Eventually(t, func() bool { return b.sandbox.SentCount() >= n }, 20*time.Second, 5*time.Millisecond)
+		r, err := other.Reserve(ctx, ratelimit.Request{Key: string(tasks.WhatsApp), Limit: spaced, MaxWait: 5 * time.Second})
+		require.NoError(t, err)
+		require.True(t, r.OK)
+		ahead = append(ahead, r.Delay)
+	}
+	t.Logf("a slot asked for from outside, after 20, 40, … 100 sends: %v ahead", ahead)
+	for _, d := range ahead {
+		// The gate holds 3 slots (60.6 ms); allow as much again for a
+		// handler that missed its slot and holds the one it took instead.
+		require.Less(t, d, 150*time.Millisecond, "slots the worker holds ahead")
+	}
+}
+
 func firstAfter(ts []time.Time, t time.Time) time.Time {
 	for _, x := range ts {
 		if x.After(t) {

@@ -151,6 +151,7 @@ type Worker struct {
 	limiter  *ratelimit.Limiter
 	limits   map[tasks.Channel]ratelimit.Limit // cfg.Limits, spaced
 	paces    map[tasks.Channel]ratelimit.Limit // cfg.RecipientLimits, spaced
+	gates    map[tasks.Channel]*gate           // per limited channel; see gate
 	ins      *asynq.Inspector
 	log      *slog.Logger
 	m        *Metrics
@@ -215,6 +216,11 @@ func New(cfg Config) (*Worker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
 	}
+	limits := spaced(cfg.Limits)
+	gates := map[tasks.Channel]*gate{}
+	for ch, l := range limits {
+		gates[ch] = newGate(l, cfg.Concurrency)
+	}
 	return &Worker{
 		cfg:      cfg,
 		rdb:      cfg.Redis,
@@ -222,7 +228,8 @@ func New(cfg Config) (*Worker, error) {
 		outcomes: outcomes,
 		sessions: sessions,
 		limiter:  limiter,
-		limits:   spaced(cfg.Limits),
+		limits:   limits,
+		gates:    gates,
 		paces:    spaced(cfg.RecipientLimits),
 		ins:      asynq.NewInspectorFromRedisClient(cfg.Redis),
 		log:      cfg.Logger,
