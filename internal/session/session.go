@@ -111,7 +111,11 @@ func Who(r tasks.Recipient) []string {
 func (s *Store) Lookup(ctx context.Context, m *tasks.Message, now time.Time) (Status, error) {
 	p := s.rdb.Pipeline()
 	looked := s.LookupIn(ctx, p, m, now)
-	_, _ = p.Exec(ctx) // the command carries its own error
+	if _, err := p.Exec(ctx); err != nil {
+		// The command's own error, or one go-redis does not always put on
+		// the command (a dial error once its retries are spent).
+		return Unknown, fmt.Errorf("session: lookup: %w", err)
+	}
 	return looked()
 }
 
@@ -126,6 +130,9 @@ func (s *Store) LookupIn(ctx context.Context, p redis.Pipeliner, m *tasks.Messag
 	cmd := p.HMGet(ctx, keys.Session(string(m.Channel), who[0]), FieldInbound, FieldClosed)
 	return func() (Status, error) {
 		v, err := cmd.Result()
+		if err == nil && len(v) != 2 {
+			err = fmt.Errorf("%d values for 2 fields", len(v))
+		}
 		if err != nil {
 			return Unknown, fmt.Errorf("session: lookup: %w", err)
 		}

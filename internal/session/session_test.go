@@ -118,3 +118,21 @@ func TestStore(t *testing.T) {
 		require.Equal(t, int64(1), rdb.ZCard(ctx, keys.Waiting("whatsapp", "c:other")).Val(), "others keep waiting")
 	})
 }
+
+// TestLookupWithRedisDown: a lookup that cannot reach Redis is an error.
+// go-redis leaves a pipeline's commands without an error once a dial error
+// has used up its retries, and the lookup used to read such a command as an
+// answer (and index into its empty value).
+func TestLookupWithRedisDown(t *testing.T) {
+	mr := miniredis.RunT(t)
+	addr := mr.Addr()
+	mr.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+	t.Cleanup(func() { rdb.Close() })
+	s, err := New(rdb, Config{})
+	require.NoError(t, err)
+	m := &tasks.Message{ID: "m", Channel: tasks.WhatsApp, Kind: tasks.KindText, To: tasks.Recipient{ContactID: "c1"}, Text: "hi"}
+	st, err := s.Lookup(context.Background(), m, time.Now())
+	require.ErrorContains(t, err, "session: lookup")
+	require.Equal(t, Unknown, st)
+}
