@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sendq/sendq/producer"
@@ -98,7 +99,7 @@ func (a *app) bench(ctx context.Context, args []string) error {
 				return err
 			}
 			sq = append(sq, r)
-			fmt.Fprintf(a.stdout, "round %d: sendq chain %.0f msgs/s, %.1f CPU ms/1k\n", round+1, r.sendRate, ms(r.cpuPer1000))
+			fmt.Fprintf(a.stdout, "round %d: sendq chain %.0f msgs/s, %.1f CPU ms/1k, %d slots given up\n", round+1, r.sendRate, ms(r.cpuPer1000), r.slotsMissed)
 		}
 		if *mode == "bare" || *mode == "both" {
 			r, err := b.bare(ctx, *idle)
@@ -135,6 +136,7 @@ type benchResult struct {
 	redisCPUPer1000      time.Duration
 	memPerQueued         float64 // bytes
 	sentTwice            int
+	slotsMissed          int // rate-limit slots given up (sendq only)
 	totalSent, totalMsgs int
 }
 
@@ -194,11 +196,17 @@ func (b *benchRun) sendq(ctx context.Context, idle int) (benchResult, error) {
 	}
 	res.memPerQueued = float64(usedMemory(ctx, b.rdb)-mem0) / float64(b.n)
 
+	reg := prometheus.NewRegistry()
+	metrics, err := worker.NewMetrics(reg)
+	if err != nil {
+		return res, err
+	}
 	w, err := worker.New(worker.Config{
 		Redis: b.rdb, API: b.api, Concurrency: b.concurrency,
 		Limits:          map[tasks.Channel]ratelimit.Limit{tasks.WhatsApp: b.limit},
 		RecipientLimits: map[tasks.Channel]ratelimit.Limit{},
 		Logger:          slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Metrics:         metrics,
 	})
 	if err != nil {
 		return res, err
@@ -213,7 +221,22 @@ func (b *benchRun) sendq(ctx context.Context, idle int) (benchResult, error) {
 			_, err := p.Send(ctx, b.message("idle-s", i))
 			return t, err
 		})
+	res.slotsMissed = int(counterSum(reg, "sendq_limiter_slots_missed_total"))
 	return res, err
+}
+
+// counterSum is the sum of the counter name's series in reg.
+func counterSum(reg *prometheus.Registry, name string) float64 {
+	mfs, _ := reg.Gather()
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			for _, m := range mf.GetMetric() {
+				sum += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return sum
 }
 
 func (b *benchRun) bare(ctx context.Context, idle int) (benchResult, error) {
