@@ -82,18 +82,20 @@ func (j *job) run(ctx context.Context) error {
 	// else the rate-limit reservation (a slot taken by a message that turns
 	// out finished is simply not used).
 	windowed := w.sessions.Applies(m)
-	p := w.rdb.Pipeline()
-	claimed := w.outcomes.ClaimIn(ctx, p, m, j.token, j.lease(), order(m), j.member(), now)
+	reserve := !windowed && j.gate().tryEnter()
+	j.inGate = reserve
+	defer j.leaveGate()
+	var claimed func() (outcome.Claim, error)
 	var looked func() (session.Status, error)
 	var reserved func() (ratelimit.Reservation, error)
-	if windowed {
-		looked = w.sessions.LookupIn(ctx, p, m, now)
-	} else if j.gate().tryEnter() {
-		j.inGate = true
-		reserved = w.limiter.ReserveIn(ctx, p, j.slotRequest())
-	}
-	defer j.leaveGate()
-	_, _ = p.Exec(ctx) // each command carries its own error
+	w.batch.do(ctx, func(p redis.Pipeliner) {
+		claimed = w.outcomes.ClaimIn(ctx, p, m, j.token, j.lease(), order(m), j.member(), now)
+		if windowed {
+			looked = w.sessions.LookupIn(ctx, p, m, now)
+		} else if reserve {
+			reserved = w.limiter.ReserveIn(ctx, p, j.slotRequest())
+		}
+	})
 	claim, err := claimed()
 	if err != nil {
 		return j.redisDown(err)
@@ -585,7 +587,11 @@ func (j *job) finish(ctx context.Context, r outcome.Result) error {
 	ctx = context.WithoutCancel(ctx)
 	deadline := j.start.Add(j.lease() - time.Second)
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
-		_, err := j.w.outcomes.Finish(ctx, j.m, j.token, r, j.w.now())
+		var finished func() (outcome.State, error)
+		j.w.batch.do(ctx, func(p redis.Pipeliner) {
+			finished = j.w.outcomes.FinishIn(ctx, p, j.m, j.token, r, j.w.now())
+		})
+		_, err := finished()
 		if err == nil {
 			// With WaitReplicas the outcome is recorded once the replicas
 			// have it: one a failover lost would leave the message leased

@@ -152,6 +152,7 @@ type Worker struct {
 	limits   map[tasks.Channel]ratelimit.Limit // cfg.Limits, spaced
 	paces    map[tasks.Channel]ratelimit.Limit // cfg.RecipientLimits, spaced
 	gates    map[tasks.Channel]*gate           // per limited channel; see gate
+	batch    *batcher                          // the claims and outcomes of handlers
 	ins      *asynq.Inspector
 	log      *slog.Logger
 	m        *Metrics
@@ -230,6 +231,7 @@ func New(cfg Config) (*Worker, error) {
 		limiter:  limiter,
 		limits:   limits,
 		gates:    gates,
+		batch:    &batcher{rdb: cfg.Redis},
 		paces:    spaced(cfg.RecipientLimits),
 		ins:      asynq.NewInspectorFromRedisClient(cfg.Redis),
 		log:      cfg.Logger,

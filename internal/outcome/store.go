@@ -250,6 +250,24 @@ const KeepError = "-"
 // Finish records the end of a run that held the lease token (token "" for a
 // decision made without a lease, such as expiry) and returns the state before.
 func (s *Store) Finish(ctx context.Context, m *tasks.Message, token string, r Result, now time.Time) (State, error) {
+	k, a := s.finishArgs(m, token, r, now)
+	return parseFinish(m, finishScript.Run(ctx, s.rdb, k, a...))
+}
+
+// FinishIn is Finish queued on the pipeline p, to go in one round trip with
+// other commands; call the returned function after p.Exec for the answer.
+func (s *Store) FinishIn(ctx context.Context, p redis.Pipeliner, m *tasks.Message, token string, r Result, now time.Time) func() (State, error) {
+	k, a := s.finishArgs(m, token, r, now)
+	cmd := finishScript.EvalSha(ctx, p, k, a...)
+	return func() (State, error) {
+		if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") { // Redis restarted: load it
+			return parseFinish(m, finishScript.Run(ctx, s.rdb, k, a...))
+		}
+		return parseFinish(m, cmd)
+	}
+}
+
+func (s *Store) finishArgs(m *tasks.Message, token string, r Result, now time.Time) ([]string, []any) {
 	k, a := s.common(m, now)
 	up, rate := keys.Outcome(m.ID), keys.Outcome(m.ID)
 	if r.UpstreamID != "" {
@@ -262,7 +280,11 @@ func (s *Store) Finish(ctx context.Context, m *tasks.Message, token string, r Re
 	ap := s.cfg.AutoPause
 	a = append(a, token, string(r.State), r.Calls, r.UpstreamID, r.Error, s.cfg.Retention.Milliseconds(),
 		ap.Window.Milliseconds(), ap.MinSample, s.ratio)
-	old, err := finishScript.Run(ctx, s.rdb, k, a...).Text()
+	return k, a
+}
+
+func parseFinish(m *tasks.Message, cmd *redis.Cmd) (State, error) {
+	old, err := cmd.Text()
 	if err != nil {
 		return "", fmt.Errorf("outcome: finish %s: %w", m.ID, err)
 	}

@@ -68,6 +68,34 @@ func TestStore(t *testing.T) {
 		require.ErrorIs(t, err, ErrNotFound)
 	})
 
+	t.Run("ClaimInFinishInAfterAScriptFlush", func(t *testing.T) {
+		// A Redis that restarted has no scripts loaded: the pipelined
+		// EVALSHA answers NOSCRIPT, and the call goes again with the script.
+		s, b := setup(t)
+		m := msg("m1", "")
+		_, _, err := s.Create(ctx, m, Queued, b.now)
+		require.NoError(t, err)
+		require.NoError(t, b.rdb.ScriptFlush(ctx).Err())
+		p := b.rdb.Pipeline()
+		claimed := s.ClaimIn(ctx, p, m, "tok", time.Minute, 1, "", b.now)
+		_, _ = p.Exec(ctx)
+		c, err := claimed()
+		require.NoError(t, err)
+		require.Equal(t, Claimed, c.Status)
+
+		require.NoError(t, b.rdb.ScriptFlush(ctx).Err())
+		p = b.rdb.Pipeline()
+		finished := s.FinishIn(ctx, p, m, "tok", Result{State: Sent, Calls: 1, UpstreamID: "up-1"}, b.now)
+		_, _ = p.Exec(ctx)
+		old, err := finished()
+		require.NoError(t, err)
+		require.Equal(t, Queued, old)
+		r, err := s.Get(ctx, "m1")
+		require.NoError(t, err)
+		require.Equal(t, Sent, r.State)
+		require.Equal(t, "up-1", r.UpstreamID)
+	})
+
 	t.Run("ClaimFinishSent", func(t *testing.T) {
 		s, b := setup(t)
 		m := msg("m1", "camp")
