@@ -309,13 +309,16 @@ func (j *job) waitForSlot(ctx context.Context, pre *ratelimit.Reservation) error
 	req := j.slotRequest()
 	started := w.now()
 	deadline := started.Add(w.cfg.MaxBlock)
-	// ready is the last word before the send: a campaign message that waited
-	// longer than the horizon looks again at its campaign, so that a pause
-	// stops it within a second as promised.
+	// ready looks again at a campaign message's campaign when the last look
+	// (the claim's, at first) is older than the horizon, so that a pause
+	// stops it within a second as promised. It is asked once the run is
+	// through its channel's gate, where most of a wait goes, and at the slot.
+	looked := started
 	ready := func() error {
-		if m.Campaign == "" || w.now().Sub(started) <= w.cfg.Horizon {
+		if m.Campaign == "" || w.now().Sub(looked) <= w.cfg.Horizon {
 			return nil
 		}
+		looked = w.now()
 		st, err := w.outcomes.CampaignStateOf(ctx, m.Campaign)
 		if err != nil {
 			return j.release(ctx, err)
@@ -336,10 +339,12 @@ func (j *job) waitForSlot(ctx context.Context, pre *ratelimit.Reservation) error
 			r, pre = *pre, nil
 		} else {
 			if !j.inGate {
-				if err := j.gate().enter(ctx, m.Campaign != ""); err != nil {
-					return j.release(ctx, err)
+				if err := j.enterGate(ctx, deadline); err != nil {
+					return err
 				}
-				j.inGate = true
+				if err := ready(); err != nil {
+					return err
+				}
 			}
 			var err error
 			if r, err = w.limiter.Reserve(ctx, req); err != nil {
@@ -409,6 +414,27 @@ func (j *job) waitForSlot(ctx context.Context, pre *ratelimit.Reservation) error
 
 // gate is the message's channel's gate (nil: none).
 func (j *job) gate() *gate { return j.w.gates[j.m.Channel] }
+
+// enterGate waits for a place in the channel's gate until deadline (the
+// MaxBlock of waiting in place); a run that does not get one by then gives
+// its lease back and comes back later, as one whose slot is too far off.
+func (j *job) enterGate(ctx context.Context, deadline time.Time) error {
+	gctx, cancel := context.WithTimeout(ctx, deadline.Sub(j.w.now()))
+	err := j.gate().enter(gctx, j.m.Campaign != "")
+	cancel()
+	switch {
+	case err == nil:
+		j.inGate = true
+		return nil
+	case ctx.Err() != nil:
+		return j.release(ctx, err)
+	}
+	j.result = "rate_limited"
+	if err := j.giveBack(ctx); err != nil {
+		return err
+	}
+	return deferFor(time.Second, "rate limit: "+ratelimit.ReasonRate)
+}
 
 // leaveGate leaves the channel's gate if the run is in it.
 func (j *job) leaveGate() {

@@ -221,6 +221,57 @@ func TestAProcessHoldsFewSlots(t *testing.T) {
 	}
 }
 
+// TestAWaitAtTheGateEndsAtMaxBlock runs one worker on a channel limited to
+// 10/s, whose gate holds 2 slots, with 20 messages and a MaxBlock of 300 ms.
+// Every slot a handler in the gate asks for is within reach (two intervals
+// ahead), so only the gate makes the others wait: those that do not get
+// through by MaxBlock give their messages back to come later, rather than
+// wait in place without bound, and every message is sent, at the limit.
+func TestAWaitAtTheGateEndsAtMaxBlock(t *testing.T) {
+	ctx := context.Background()
+	reg := prometheus.NewRegistry()
+	m, err := worker.NewMetrics(reg)
+	require.NoError(t, err)
+	b := setup(t, func(c *worker.Config) {
+		c.Concurrency = 10
+		c.MaxBlock = 300 * time.Millisecond
+		c.Metrics = m
+		limits(c, tasks.WhatsApp, ratelimit.Limit{Rate: 10, Per: time.Second}, ratelimit.Limit{})
+	})
+	var ids []string
+	for i := range 20 {
+		id := fmt.Sprintf("m%d", i)
+		_, err := b.producer.Send(ctx, template(id, fmt.Sprintf("c-%d", i)))
+		require.NoError(t, err)
+		ids = append(ids, id)
+	}
+	for _, id := range ids {
+		b.waitState(t, id, producer.StateSent, 30*time.Second)
+	}
+	at := b.sendTimes("")
+	require.Len(t, at, 20)
+	for i := 1; i < len(at); i++ {
+		require.GreaterOrEqual(t, at[i].Sub(at[i-1]), 80*time.Millisecond, "sends %d and %d", i-1, i)
+	}
+	deferred := 0.0
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() != "sendq_handled_total" {
+			continue
+		}
+		for _, s := range mf.GetMetric() {
+			for _, l := range s.GetLabel() {
+				if l.GetName() == "result" && l.GetValue() == "rate_limited" {
+					deferred += s.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	require.Positive(t, deferred, "runs that gave up waiting at the gate")
+	t.Logf("20 messages at 10/s sent over %v; %v runs came back later", at[19].Sub(at[0]).Round(time.Millisecond), deferred)
+}
+
 func firstAfter(ts []time.Time, t time.Time) time.Time {
 	for _, x := range ts {
 		if x.After(t) {
