@@ -2,6 +2,7 @@ package main
 
 import (
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,4 +50,22 @@ func TestBenchMedianPoolsIdleLatencies(t *testing.T) {
 	require.Equal(t, 30, m.totalSent)
 	require.Equal(t, 1, m.sentTwice)
 	require.Equal(t, 1*time.Millisecond, rs[0].idle[0], "the rounds' own samples are left as they were")
+}
+
+// TestBenchComparesBestRounds: the best-rounds line takes each mode's
+// fastest rate and lowest CPU, whichever rounds they came from.
+func TestBenchComparesBestRounds(t *testing.T) {
+	sq := []benchResult{
+		{name: "sendq chain", sendRate: 3000, cpuPer1000: 300 * time.Millisecond},
+		{name: "sendq chain", sendRate: 4000, cpuPer1000: 260 * time.Millisecond},
+		{name: "sendq chain", sendRate: 3900, cpuPer1000: 250 * time.Millisecond},
+	}
+	bare := []benchResult{
+		{name: "bare asynq", sendRate: 5000, cpuPer1000: 200 * time.Millisecond},
+		{name: "bare asynq", sendRate: 3000, cpuPer1000: 300 * time.Millisecond},
+		{name: "bare asynq", sendRate: 4800, cpuPer1000: 208 * time.Millisecond},
+	}
+	var out strings.Builder
+	printBench(&out, sq, bare)
+	require.Contains(t, out.String(), "best rounds: sendq 4000 msgs/s at 250.0 CPU ms/1k, bare 5000 at 200.0: 0.80× the rate, 1.25× the CPU")
 }
