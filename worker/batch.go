@@ -37,11 +37,10 @@ const maxBatch = 256
 
 type batchOp struct {
 	queue func(p redis.Pipeliner)
-	// wake is closed when the op's commands have their answers (done) or
-	// when it is to lead the next batch (lead).
+	// wake is closed when the op's commands have their answers (done set)
+	// or when it is to lead the next batch (done not set).
 	wake chan struct{}
 	done bool
-	lead bool
 }
 
 // do queues queue's commands on the next pipeline and returns once they
@@ -57,7 +56,7 @@ func (b *batcher) do(ctx context.Context, queue func(p redis.Pipeliner)) {
 		if op.done {
 			return
 		}
-		b.mu.Lock() // op.lead: send the queue as it now stands
+		b.mu.Lock() // to lead: send the queue as it now stands
 	}
 	b.busy = true
 	n := min(len(b.queued), maxBatch)
@@ -75,9 +74,7 @@ func (b *batcher) do(ctx context.Context, queue func(p redis.Pipeliner)) {
 
 	b.mu.Lock()
 	if len(b.queued) > 0 {
-		next := b.queued[0]
-		next.lead = true
-		close(next.wake)
+		close(b.queued[0].wake) // it leads the next batch
 	} else {
 		b.busy = false
 	}
