@@ -163,16 +163,7 @@ func TestALateSlotIsGivenUp(t *testing.T) {
 		To: tasks.Recipient{ContactID: "c-tg"}, Template: &tasks.Template{Text: "your table is ready"}})
 	require.NoError(t, err)
 	b.waitState(t, "tg", producer.StateSent, 10*time.Second)
-	missed := func() float64 {
-		mfs, err := reg.Gather()
-		require.NoError(t, err)
-		for _, mf := range mfs {
-			if mf.GetName() == "sendq_limiter_slots_missed_total" {
-				return mf.GetMetric()[0].GetCounter().GetValue()
-			}
-		}
-		return 0
-	}
+	missed := func() float64 { return counter(t, reg, "sendq_limiter_slots_missed_total", "", "") }
 	require.Eventually(t, func() bool { return missed() >= 3 }, 10*time.Second, 10*time.Millisecond, "slots given up")
 	require.Zero(t, b.sandbox.CallsFor("c-wa"), "nothing sent late on the limited channel")
 	o, err := b.producer.Status(ctx, "wa")
@@ -253,23 +244,33 @@ func TestAWaitAtTheGateEndsAtMaxBlock(t *testing.T) {
 	for i := 1; i < len(at); i++ {
 		require.GreaterOrEqual(t, at[i].Sub(at[i-1]), 80*time.Millisecond, "sends %d and %d", i-1, i)
 	}
-	deferred := 0.0
+	deferred := counter(t, reg, "sendq_handled_total", "result", "rate_limited")
+	require.Positive(t, deferred, "runs that gave up waiting at the gate")
+	t.Logf("20 messages at 10/s sent over %v; %v runs came back later", at[19].Sub(at[0]).Round(time.Millisecond), deferred)
+}
+
+// counter sums the series of the counter name in reg whose label is value
+// (all of them when label is "").
+func counter(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
+	t.Helper()
 	mfs, err := reg.Gather()
 	require.NoError(t, err)
+	sum := 0.0
 	for _, mf := range mfs {
-		if mf.GetName() != "sendq_handled_total" {
+		if mf.GetName() != name {
 			continue
 		}
 		for _, s := range mf.GetMetric() {
+			match := label == ""
 			for _, l := range s.GetLabel() {
-				if l.GetName() == "result" && l.GetValue() == "rate_limited" {
-					deferred += s.GetCounter().GetValue()
-				}
+				match = match || (l.GetName() == label && l.GetValue() == value)
+			}
+			if match {
+				sum += s.GetCounter().GetValue()
 			}
 		}
 	}
-	require.Positive(t, deferred, "runs that gave up waiting at the gate")
-	t.Logf("20 messages at 10/s sent over %v; %v runs came back later", at[19].Sub(at[0]).Round(time.Millisecond), deferred)
+	return sum
 }
 
 func firstAfter(ts []time.Time, t time.Time) time.Time {
