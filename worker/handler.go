@@ -660,8 +660,22 @@ func (j *job) release(ctx context.Context, cause error) error {
 		j.result = "shutdown"
 		return deferFor(0, "worker shut down")
 	}
-	_ = j.giveBack(ctx)
+	j.giveBackSoon(ctx)
 	return j.redisDown(cause)
+}
+
+// giveBackSoon gives the lease back and, while Redis cannot take it (a
+// failover under way), tries again for about 3 s: a lease left behind holds
+// the message until the lease ends, a minute or so later.
+func (j *job) giveBackSoon(ctx context.Context) {
+	ctx = context.WithoutCancel(ctx)
+	for wait := 100 * time.Millisecond; ; wait *= 2 {
+		_, err := j.w.outcomes.Park(ctx, j.m, j.token, "", outcome.KeepError, 0, 0, nil, 0, "", j.w.now())
+		if err == nil || wait > 2*time.Second {
+			return
+		}
+		_ = sleep(ctx, wait)
+	}
 }
 
 // redisDown reports a failure to reach Redis. asynq retries the task (its
