@@ -82,8 +82,7 @@ func (j *job) run(ctx context.Context) error {
 	// else the rate-limit reservation (a slot taken by a message that turns
 	// out finished is simply not used).
 	windowed := w.sessions.Applies(m)
-	reserve := !windowed && j.gate().tryEnter()
-	j.inGate = reserve
+	j.inGate = !windowed && j.gate().tryEnter()
 	defer j.leaveGate()
 	var claimed func() (outcome.Claim, error)
 	var looked func() (session.Status, error)
@@ -92,7 +91,7 @@ func (j *job) run(ctx context.Context) error {
 		claimed = w.outcomes.ClaimIn(ctx, p, m, j.token, j.lease(), order(m), j.member(), now)
 		if windowed {
 			looked = w.sessions.LookupIn(ctx, p, m, now)
-		} else if reserve {
+		} else if j.inGate {
 			reserved = w.limiter.ReserveIn(ctx, p, j.slotRequest())
 		}
 	})
@@ -645,10 +644,17 @@ func (j *job) finish(ctx context.Context, r outcome.Result) error {
 
 // giveBack returns the send lease without changing anything else.
 func (j *job) giveBack(ctx context.Context) error {
-	if _, err := j.w.outcomes.Park(ctx, j.m, j.token, "", outcome.KeepError, 0, 0, nil, 0, "", j.w.now()); err != nil {
+	if err := j.returnLease(ctx); err != nil {
 		return j.redisDown(err)
 	}
 	return nil
+}
+
+// returnLease releases the run's send lease; the record is otherwise left
+// as it is.
+func (j *job) returnLease(ctx context.Context) error {
+	_, err := j.w.outcomes.Park(ctx, j.m, j.token, "", outcome.KeepError, 0, 0, nil, 0, "", j.w.now())
+	return err
 }
 
 // release gives the lease back after an error before any API call, and
@@ -670,8 +676,7 @@ func (j *job) release(ctx context.Context, cause error) error {
 func (j *job) giveBackSoon(ctx context.Context) {
 	ctx = context.WithoutCancel(ctx)
 	for wait := 100 * time.Millisecond; ; wait *= 2 {
-		_, err := j.w.outcomes.Park(ctx, j.m, j.token, "", outcome.KeepError, 0, 0, nil, 0, "", j.w.now())
-		if err == nil || wait > 2*time.Second {
+		if err := j.returnLease(ctx); err == nil || wait > 2*time.Second {
 			return
 		}
 		_ = sleep(ctx, wait)

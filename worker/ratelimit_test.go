@@ -90,16 +90,7 @@ func TestRateLimits(t *testing.T) {
 			limits(c, tasks.WhatsApp, ratelimit.Limit{Rate: 100, Per: time.Second}, ratelimit.Limit{})
 		})
 		b.sandbox.Script(whautomatetest.Match{Recipient: "c-050"}, whautomatetest.Answer{Status: 429, RetryAfter: "3"})
-		var ids []string
-		for i := range 300 {
-			id := fmt.Sprintf("m%03d", i)
-			_, err := b.producer.Send(ctx, template(id, fmt.Sprintf("c-%03d", i)))
-			require.NoError(t, err)
-			ids = append(ids, id)
-		}
-		for _, id := range ids {
-			b.waitState(t, id, producer.StateSent, 30*time.Second)
-		}
+		b.waitSent(t, b.sendTemplates(t, "m", 300), 30*time.Second)
 		t429 := b.sandbox.FirstCall("c-050")
 		var during []time.Duration
 		for _, at := range b.sendTimes("") {
@@ -122,10 +113,7 @@ func TestRateLimits(t *testing.T) {
 			c.Limits = map[tasks.Channel]ratelimit.Limit{tasks.WhatsApp: {Rate: 20, Per: time.Second}}
 			c.RecipientLimits = map[tasks.Channel]ratelimit.Limit{}
 		})
-		for i := range 500 {
-			_, err := b.producer.Send(ctx, template(fmt.Sprintf("wa-%03d", i), fmt.Sprintf("c-%03d", i)))
-			require.NoError(t, err)
-		}
+		b.sendTemplates(t, "wa-", 500)
 		require.Eventually(t, func() bool { return b.sandbox.SentCount() >= 20 }, 10*time.Second, 10*time.Millisecond)
 		at := time.Now()
 		_, err := b.producer.Send(ctx, tasks.Message{ID: "tg", Channel: tasks.Telegram, Kind: tasks.KindTemplate,
@@ -186,10 +174,7 @@ func TestAProcessHoldsFewSlots(t *testing.T) {
 		c.Concurrency = 50
 		limits(c, tasks.WhatsApp, limit, ratelimit.Limit{})
 	})
-	for i := range 300 {
-		_, err := b.producer.Send(ctx, template(fmt.Sprintf("m%03d", i), fmt.Sprintf("c-%03d", i)))
-		require.NoError(t, err)
-	}
+	b.sendTemplates(t, "m", 300)
 	other, err := ratelimit.New(b.rdb, ratelimit.Config{MaxWait: 5 * time.Second})
 	require.NoError(t, err)
 	// The worker spaces its slots 1 % wider (Headroom); asking with the same
@@ -219,7 +204,6 @@ func TestAProcessHoldsFewSlots(t *testing.T) {
 // through by MaxBlock give their messages back to come later, rather than
 // wait in place without bound, and every message is sent, at the limit.
 func TestAWaitAtTheGateEndsAtMaxBlock(t *testing.T) {
-	ctx := context.Background()
 	reg := prometheus.NewRegistry()
 	m, err := worker.NewMetrics(reg)
 	require.NoError(t, err)
@@ -229,16 +213,7 @@ func TestAWaitAtTheGateEndsAtMaxBlock(t *testing.T) {
 		c.Metrics = m
 		limits(c, tasks.WhatsApp, ratelimit.Limit{Rate: 10, Per: time.Second}, ratelimit.Limit{})
 	})
-	var ids []string
-	for i := range 20 {
-		id := fmt.Sprintf("m%d", i)
-		_, err := b.producer.Send(ctx, template(id, fmt.Sprintf("c-%d", i)))
-		require.NoError(t, err)
-		ids = append(ids, id)
-	}
-	for _, id := range ids {
-		b.waitState(t, id, producer.StateSent, 30*time.Second)
-	}
+	b.waitSent(t, b.sendTemplates(t, "m", 20), 30*time.Second)
 	at := b.sendTimes("")
 	require.Len(t, at, 20)
 	for i := 1; i < len(at); i++ {

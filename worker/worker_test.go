@@ -90,6 +90,27 @@ func setup(t *testing.T, opts ...option) *bundle {
 	return &bundle{web: web.URL, rdb: rdb, sandbox: sb, producer: p, worker: w, ins: ins}
 }
 
+// sendTemplates enqueues n templates "<prefix>NNN", each to a contact of its
+// own ("c-NNN"), and returns their ids.
+func (b *bundle) sendTemplates(t *testing.T, prefix string, n int) []string {
+	t.Helper()
+	ids := make([]string, n)
+	for i := range n {
+		ids[i] = fmt.Sprintf("%s%03d", prefix, i)
+		_, err := b.producer.Send(context.Background(), template(ids[i], fmt.Sprintf("c-%03d", i)))
+		require.NoError(t, err)
+	}
+	return ids
+}
+
+// waitSent waits until every message of ids is sent.
+func (b *bundle) waitSent(t *testing.T, ids []string, timeout time.Duration) {
+	t.Helper()
+	for _, id := range ids {
+		b.waitState(t, id, producer.StateSent, timeout)
+	}
+}
+
 // waitState polls a message's outcome until it is in want, or fails the test
 // after timeout.
 func (b *bundle) waitState(t *testing.T, id string, want producer.State, timeout time.Duration) *producer.Outcome {
