@@ -26,6 +26,7 @@ type env struct {
 	AdminToken    string
 	LogFormat     string
 	ShutdownAfter time.Duration
+	PollInterval  time.Duration
 	MaxAttempts   int
 	WaitReplicas  int
 	ReadOnlyUI    bool
@@ -68,6 +69,9 @@ func loadEnv(lookup func(string) (string, bool)) (*env, error) {
 	}
 	if e.ShutdownAfter, err = time.ParseDuration(get("SENDQ_SHUTDOWN_TIMEOUT", "10s")); err != nil || e.ShutdownAfter <= 0 {
 		return nil, fmt.Errorf("SENDQ_SHUTDOWN_TIMEOUT: want a positive Go duration such as 10s")
+	}
+	if e.PollInterval, err = time.ParseDuration(get("SENDQ_POLL_INTERVAL", "10ms")); err != nil || e.PollInterval <= 0 {
+		return nil, fmt.Errorf("SENDQ_POLL_INTERVAL: want a positive Go duration such as 10ms")
 	}
 	e.ReadOnlyUI = get("SENDQ_MONITORING_READONLY", "true") != "false"
 	defaults := map[tasks.Channel][2]string{

@@ -107,6 +107,7 @@ func TestUsage(t *testing.T) {
 		{"UnknownCommand", nil, []string{"fly"}, `unknown command "fly"`},
 		{"WorkerNeedsKey", nil, []string{"worker"}, "WHAUTOMATE_API_KEY"},
 		{"BadRate", map[string]string{"SENDQ_RATE_WHATSAPP": "fast"}, []string{"status", "x"}, "SENDQ_RATE_WHATSAPP"},
+		{"BadPollInterval", map[string]string{"SENDQ_POLL_INTERVAL": "0s"}, []string{"status", "x"}, "SENDQ_POLL_INTERVAL"},
 		{"BadRedisScheme", map[string]string{"REDIS_URL": "mysql://x"}, []string{"status", "x"}, "REDIS_URL"},
 		{"SentinelWithoutMaster", map[string]string{"REDIS_URL": "redis-sentinel://h:26379/0"}, []string{"status", "x"}, "master"},
 	} {

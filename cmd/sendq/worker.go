@@ -127,6 +127,7 @@ func (a *app) runWorker(ctx context.Context, s workerSetup, ready func(*worker.W
 		MaxAttempts:     a.env.MaxAttempts,
 		WaitReplicas:    a.env.WaitReplicas,
 		ShutdownTimeout: a.env.ShutdownAfter,
+		PollInterval:    a.env.PollInterval,
 		Logger:          a.log,
 		Metrics:         metrics,
 	})
