@@ -67,11 +67,11 @@ func loadEnv(lookup func(string) (string, bool)) (*env, error) {
 	if e.WaitReplicas, err = atoiEnv("SENDQ_REDIS_WAIT_REPLICAS", get("SENDQ_REDIS_WAIT_REPLICAS", "0"), 0); err != nil {
 		return nil, err
 	}
-	if e.ShutdownAfter, err = time.ParseDuration(get("SENDQ_SHUTDOWN_TIMEOUT", "10s")); err != nil || e.ShutdownAfter <= 0 {
-		return nil, fmt.Errorf("SENDQ_SHUTDOWN_TIMEOUT: want a positive Go duration such as 10s")
+	if e.ShutdownAfter, err = durationEnv("SENDQ_SHUTDOWN_TIMEOUT", get("SENDQ_SHUTDOWN_TIMEOUT", "10s"), "10s"); err != nil {
+		return nil, err
 	}
-	if e.PollInterval, err = time.ParseDuration(get("SENDQ_POLL_INTERVAL", "10ms")); err != nil || e.PollInterval <= 0 {
-		return nil, fmt.Errorf("SENDQ_POLL_INTERVAL: want a positive Go duration such as 10ms")
+	if e.PollInterval, err = durationEnv("SENDQ_POLL_INTERVAL", get("SENDQ_POLL_INTERVAL", "10ms"), "10ms"); err != nil {
+		return nil, err
 	}
 	e.ReadOnlyUI = get("SENDQ_MONITORING_READONLY", "true") != "false"
 	defaults := map[tasks.Channel][2]string{
@@ -107,4 +107,13 @@ func atoiEnv(name, v string, least int) (int, error) {
 		return 0, fmt.Errorf("%s: want a whole number of at least %d, not %q", name, least, v)
 	}
 	return n, nil
+}
+
+// durationEnv reads a positive Go duration; example is one for the error.
+func durationEnv(name, v, example string) (time.Duration, error) {
+	d, err := time.ParseDuration(strings.TrimSpace(v))
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s: want a positive Go duration such as %s, not %q", name, example, v)
+	}
+	return d, nil
 }
