@@ -192,12 +192,20 @@ func (s *Store) Claim(ctx context.Context, m *tasks.Message, token string, lease
 func (s *Store) ClaimIn(ctx context.Context, p redis.Pipeliner, m *tasks.Message, token string, lease time.Duration,
 	order float64, heldMember string, now time.Time) func() (Claim, error) {
 	k, a := s.claimArgs(m, token, lease, order, heldMember, now)
-	cmd := claimScript.EvalSha(ctx, p, k, a...)
-	return func() (Claim, error) {
-		if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") { // Redis restarted: load it
-			return s.Claim(ctx, m, token, lease, order, heldMember, now)
+	answer := s.evalIn(ctx, p, claimScript, k, a)
+	return func() (Claim, error) { return parseClaim(m, answer()) }
+}
+
+// evalIn queues script on p by its SHA and returns what gives its answer
+// after p.Exec: when Redis has no such script (it restarted since the
+// script was last loaded), the script runs again on its own, loading it.
+func (s *Store) evalIn(ctx context.Context, p redis.Pipeliner, script *redis.Script, k []string, a []any) func() *redis.Cmd {
+	cmd := script.EvalSha(ctx, p, k, a...)
+	return func() *redis.Cmd {
+		if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+			return script.Run(ctx, s.rdb, k, a...)
 		}
-		return parseClaim(m, cmd)
+		return cmd
 	}
 }
 
@@ -258,13 +266,8 @@ func (s *Store) Finish(ctx context.Context, m *tasks.Message, token string, r Re
 // other commands; call the returned function after p.Exec for the answer.
 func (s *Store) FinishIn(ctx context.Context, p redis.Pipeliner, m *tasks.Message, token string, r Result, now time.Time) func() (State, error) {
 	k, a := s.finishArgs(m, token, r, now)
-	cmd := finishScript.EvalSha(ctx, p, k, a...)
-	return func() (State, error) {
-		if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") { // Redis restarted: load it
-			return parseFinish(m, finishScript.Run(ctx, s.rdb, k, a...))
-		}
-		return parseFinish(m, cmd)
-	}
+	answer := s.evalIn(ctx, p, finishScript, k, a)
+	return func() (State, error) { return parseFinish(m, answer()) }
 }
 
 func (s *Store) finishArgs(m *tasks.Message, token string, r Result, now time.Time) ([]string, []any) {
