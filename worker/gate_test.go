@@ -73,12 +73,7 @@ func TestGateLetsTransactionalMessagesFirst(t *testing.T) {
 }
 
 func TestGateWaitEndsWithItsContext(t *testing.T) {
-	g := &gate{free: 1}
-	require.True(t, g.tryEnter())
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { errc <- g.enter(ctx, false) }()
-	require.Eventually(t, func() bool { return g.waiters() == [2]int{1, 0} }, 5*time.Second, time.Millisecond)
+	g, cancel, errc := oneWaiting(t, false)
 	cancel()
 	require.ErrorIs(t, <-errc, context.Canceled)
 	require.Equal(t, [2]int{0, 0}, g.waiters(), "it left the line")
@@ -91,12 +86,7 @@ func TestGateWaitEndsWithItsContext(t *testing.T) {
 // handed to it: whichever wins, the gate ends with its one place free.
 func TestGateKeepsEveryPlace(t *testing.T) {
 	for range 200 {
-		g := &gate{free: 1}
-		require.True(t, g.tryEnter())
-		ctx, cancel := context.WithCancel(context.Background())
-		errc := make(chan error, 1)
-		go func() { errc <- g.enter(ctx, true) }()
-		require.Eventually(t, func() bool { return g.waiters() == [2]int{0, 1} }, 5*time.Second, time.Microsecond)
+		g, cancel, errc := oneWaiting(t, true)
 		go cancel()
 		g.leave()
 		if err := <-errc; err == nil {
@@ -106,4 +96,22 @@ func TestGateKeepsEveryPlace(t *testing.T) {
 		require.True(t, g.tryEnter())
 		require.False(t, g.tryEnter(), "one place, no more")
 	}
+}
+
+// oneWaiting returns a gate of one place, taken, and a handler waiting for
+// it in the line campaign says: its wait's cancel and the wait's result.
+func oneWaiting(t *testing.T, campaign bool) (*gate, context.CancelFunc, <-chan error) {
+	t.Helper()
+	g := &gate{free: 1}
+	require.True(t, g.tryEnter())
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	errc := make(chan error, 1)
+	go func() { errc <- g.enter(ctx, campaign) }()
+	want := [2]int{1, 0}
+	if campaign {
+		want = [2]int{0, 1}
+	}
+	require.Eventually(t, func() bool { return g.waiters() == want }, 5*time.Second, time.Microsecond)
+	return g, cancel, errc
 }

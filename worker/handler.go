@@ -331,6 +331,8 @@ func (j *job) waitForSlot(ctx context.Context, pre *ratelimit.Reservation) error
 		}
 		return deferFor(0, "campaign "+string(st)) // the next claim sets it aside
 	}
+	// The place is left at the slot, as the send goes (run's own deferred
+	// leave covers the returns before the wait).
 	defer j.leaveGate()
 	for {
 		var r ratelimit.Reservation
