@@ -49,6 +49,8 @@ func TestParseMessage(t *testing.T) {
 		{"channel from contact", `{"contact":{"channel":"Instagram"}}`, Message{Channel: "instagram"}},
 		{"facebook is messenger", `{"channel":"Facebook"}`, Message{Channel: "messenger"}},
 		{"unknown channel kept", `{"channel":"SMS"}`, Message{Channel: "sms"}},
+		{"unknown channel does not hide the contact's", `{"channel":"SMS","contact":{"channel":"fb"}}`,
+			Message{Channel: "messenger"}},
 		{"text object", `{"text":{"body":"hello"}}`, Message{Text: "hello"}},
 		{"textMessage", `{"textMessage":"hey"}`, Message{Text: "hey"}},
 		{"media", `{"type":"image","mediaUrl":"https://x/y.jpg","caption":"menu"}`,
