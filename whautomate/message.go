@@ -246,26 +246,25 @@ type MessagePage struct {
 	HasMore bool
 }
 
-// LatestIncoming returns the newest message the contact wrote: the incoming
-// message with the latest Timestamp, or, among messages without one, the
-// first in the page's (newest-first) order.
-func (p *MessagePage) LatestIncoming() (Message, bool) {
+// LatestIncoming returns the newest message the contact wrote on ch: the
+// incoming message with the latest Timestamp. Messages without a timestamp
+// say nothing of when the contact wrote, and a message on another channel
+// nothing of ch's window; a message without a channel counts for every one.
+func (p *MessagePage) LatestIncoming(ch tasks.Channel) (Message, bool) {
 	if p == nil {
 		return Message{}, false
 	}
-	best := -1
-	for i, m := range p.Messages {
-		if !m.Incoming {
+	var best Message
+	found := false
+	for _, m := range p.Messages {
+		if !m.Incoming || m.Timestamp.IsZero() || (m.Channel != "" && m.Channel != string(ch)) {
 			continue
 		}
-		if best < 0 || m.Timestamp.After(p.Messages[best].Timestamp) {
-			best = i
+		if !found || m.Timestamp.After(best.Timestamp) {
+			best, found = m, true
 		}
 	}
-	if best < 0 {
-		return Message{}, false
-	}
-	return p.Messages[best], true
+	return best, found
 }
 
 // Messages returns one page of a contact's messages, newest first

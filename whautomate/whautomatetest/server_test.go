@@ -534,7 +534,7 @@ func TestMessages(t *testing.T) {
 		require.False(t, out.Incoming)
 		require.Equal(t, "sent", out.Status)
 		require.Equal(t, t0.Add(3*time.Minute), out.Timestamp)
-		in, ok := p.LatestIncoming()
+		in, ok := p.LatestIncoming(tasks.Telegram)
 		require.True(t, ok)
 		require.Equal(t, newest, in)
 	})
