@@ -223,7 +223,7 @@ func TestEndpoints(t *testing.T) {
 		require.Equal(t, 25, p.Limit)
 		require.Equal(t, 2, p.Total)
 		require.False(t, p.HasMore)
-		in, ok := p.LatestIncoming()
+		in, ok := p.LatestIncoming(tasks.WhatsApp)
 		require.True(t, ok)
 		require.Equal(t, "m1", in.ID)
 	})

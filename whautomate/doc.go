@@ -42,7 +42,13 @@
 //     parseMessagePage): shaped like the webhook's message, with the list at
 //     the top level or under data, messages or data.messages, and the loose
 //     types the webhook shows (isIncoming as "true", channels in any case,
-//     timestamps as RFC 3339 or unix seconds/milliseconds).
+//     timestamps as RFC 3339 or unix seconds/milliseconds, as number or
+//     string).
+//   - Webhook events (event.go, ParseEvent): the message object read as
+//     above; the channel, else from the event type; the direction, else
+//     from the type's "incoming_" prefix; the time, else event.timeStamp.
+//     One rule for channel names (channelOf) and one for times (parseTime)
+//     serve messages, pages and events alike.
 //   - Idempotency (client.go, Client.do): none is documented, so a send
 //     whose request was written and got no answer is ambiguous; the client
 //     never retries by itself, and TransportError.Sent tells the two cases

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sendq/sendq/tasks"
 )
 
 // Message is one message of a contact's history (GET /v1/messages/{contactId})
@@ -57,8 +59,10 @@ var ErrNotMessage = errors.New("whautomate: not a JSON message object")
 //   - id: "id", "_id", "messageId" or "message_id";
 //   - contact: "contact.id" (or "contactId", "contact_id", or "contact" as a
 //     string) and "contact.phoneNumber" (or "phoneNumber");
-//   - channel: "channel" or "contact.channel", any case; "facebook"/"fb" is
-//     Messenger, "wa" WhatsApp, "ig" Instagram, "tg" Telegram;
+//   - channel: the first of "channel" and "contact.channel" that names one
+//     of sendq's channels, else the first given; any case; "facebook"/"fb"
+//     is Messenger, "wa" WhatsApp, "ig" Instagram, "tg" Telegram (channelOf
+//     has the full list);
 //   - direction: "isIncoming" (bool, "true"/"false", 1/0; also "incoming",
 //     "is_incoming"), else "direction" "incoming"/"inbound"/"in"/"received";
 //   - text: "text" (a string, or an object with "body"), "textMessage" or
@@ -97,7 +101,7 @@ func messageFrom(v any) (Message, error) {
 		ID:           firstString(o, "id", "_id", "messageId", "message_id"),
 		ContactID:    firstString(o, "contact.id", "contact._id", "contactId", "contact_id", "contact"),
 		Phone:        firstString(o, "contact.phoneNumber", "phoneNumber", "contact.phone", "phone"),
-		Channel:      normalizeChannel(firstString(o, "channel", "contact.channel")),
+		Channel:      messageChannel(o),
 		Type:         firstString(o, "type"),
 		Text:         firstString(o, "text", "text.body", "textMessage", "body"),
 		Caption:      firstString(o, "caption"),
@@ -106,31 +110,58 @@ func messageFrom(v any) (Message, error) {
 		ErrorMessage: firstString(o, "errorMessage", "error_message", "error", "error.message"),
 		Timestamp:    parseTime(first(o, "timestamp", "timeStamp", "createdAt", "created_at", "time", "date", "sentAt")),
 	}
-	if b, ok := looseBool(first(o, "isIncoming", "incoming", "is_incoming")); ok {
-		m.Incoming = b
-	} else {
-		switch strings.ToLower(firstString(o, "direction")) {
-		case "incoming", "inbound", "in", "received":
-			m.Incoming = true
-		}
-	}
+	m.Incoming, _ = incomingOf(o)
 	return m, nil
 }
 
-// normalizeChannel maps the upstream's channel spellings to sendq's.
-func normalizeChannel(s string) string {
-	s = strings.ToLower(strings.TrimSpace(s))
-	switch s {
+// channelOf maps the upstream's channel spellings, in any case, to sendq's
+// channels; ok is false for any other name. It is the one rule for channel
+// names in messages, message pages and webhook events.
+func channelOf(s string) (ch tasks.Channel, ok bool) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "whatsapp", "wa", "whatsapp_business", "whatsappbusiness":
-		return "whatsapp"
+		return tasks.WhatsApp, true
 	case "telegram", "tg":
-		return "telegram"
+		return tasks.Telegram, true
 	case "instagram", "ig":
-		return "instagram"
+		return tasks.Instagram, true
 	case "messenger", "facebook", "fb", "facebook_messenger", "fbmessenger":
-		return "messenger"
+		return tasks.Messenger, true
 	}
-	return s
+	return "", false
+}
+
+// messageChannel reads a message object's channel: the first of "channel"
+// and "contact.channel" that names a channel sendq knows, else the first
+// given, in lower case.
+func messageChannel(o any) string {
+	other := ""
+	for _, path := range []string{"channel", "contact.channel"} {
+		s := looseString(lookup(o, path))
+		if ch, ok := channelOf(s); ok {
+			return string(ch)
+		}
+		if other == "" {
+			other = strings.ToLower(s)
+		}
+	}
+	return other
+}
+
+// incomingOf reads a message object's direction: "isIncoming" (or
+// "incoming", "is_incoming") when it reads as a boolean, else "direction".
+// stated is false when neither says.
+func incomingOf(o any) (incoming, stated bool) {
+	if b, ok := looseBool(first(o, "isIncoming", "incoming", "is_incoming")); ok {
+		return b, true
+	}
+	switch strings.ToLower(firstString(o, "direction")) {
+	case "incoming", "inbound", "in", "received":
+		return true, true
+	case "outgoing", "outbound", "out", "sent":
+		return false, true
+	}
+	return false, false
 }
 
 // timeLayouts are the textual timestamps parseTime understands; those
@@ -215,26 +246,25 @@ type MessagePage struct {
 	HasMore bool
 }
 
-// LatestIncoming returns the newest message the contact wrote: the incoming
-// message with the latest Timestamp, or, among messages without one, the
-// first in the page's (newest-first) order.
-func (p *MessagePage) LatestIncoming() (Message, bool) {
+// LatestIncoming returns the newest message the contact wrote on ch: the
+// incoming message with the latest Timestamp. Messages without a timestamp
+// say nothing of when the contact wrote, and a message on another channel
+// nothing of ch's window; a message without a channel counts for every one.
+func (p *MessagePage) LatestIncoming(ch tasks.Channel) (Message, bool) {
 	if p == nil {
 		return Message{}, false
 	}
-	best := -1
-	for i, m := range p.Messages {
-		if !m.Incoming {
+	var best Message
+	found := false
+	for _, m := range p.Messages {
+		if !m.Incoming || m.Timestamp.IsZero() || (m.Channel != "" && m.Channel != string(ch)) {
 			continue
 		}
-		if best < 0 || m.Timestamp.After(p.Messages[best].Timestamp) {
-			best = i
+		if !found || m.Timestamp.After(best.Timestamp) {
+			best, found = m, true
 		}
 	}
-	if best < 0 {
-		return Message{}, false
-	}
-	return p.Messages[best], true
+	return best, found
 }
 
 // Messages returns one page of a contact's messages, newest first

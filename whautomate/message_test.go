@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/sendq/sendq/tasks"
 )
 
 func TestParseMessage(t *testing.T) {
@@ -49,6 +51,8 @@ func TestParseMessage(t *testing.T) {
 		{"channel from contact", `{"contact":{"channel":"Instagram"}}`, Message{Channel: "instagram"}},
 		{"facebook is messenger", `{"channel":"Facebook"}`, Message{Channel: "messenger"}},
 		{"unknown channel kept", `{"channel":"SMS"}`, Message{Channel: "sms"}},
+		{"unknown channel does not hide the contact's", `{"channel":"SMS","contact":{"channel":"fb"}}`,
+			Message{Channel: "messenger"}},
 		{"text object", `{"text":{"body":"hello"}}`, Message{Text: "hello"}},
 		{"textMessage", `{"textMessage":"hey"}`, Message{Text: "hey"}},
 		{"media", `{"type":"image","mediaUrl":"https://x/y.jpg","caption":"menu"}`,
@@ -144,25 +148,29 @@ func TestLatestIncoming(t *testing.T) {
 		wantOK bool
 	}{
 		{"none", nil, "", false},
-		{"only outgoing", []Message{{ID: "o1"}, {ID: "o2"}}, "", false},
+		{"only outgoing", []Message{{ID: "o1", Timestamp: t0}, {ID: "o2", Timestamp: t0}}, "", false},
 		{"newest first", []Message{{ID: "o", Timestamp: t0.Add(3)}, {ID: "i2", Incoming: true, Timestamp: t0.Add(2)},
 			{ID: "i1", Incoming: true, Timestamp: t0.Add(1)}}, "i2", true},
 		{"order does not matter", []Message{{ID: "i1", Incoming: true, Timestamp: t0.Add(1)},
 			{ID: "i2", Incoming: true, Timestamp: t0.Add(2)}}, "i2", true},
-		{"without timestamps, the first", []Message{{ID: "i2", Incoming: true}, {ID: "i1", Incoming: true}}, "i2", true},
+		{"without timestamps, none", []Message{{ID: "i2", Incoming: true}, {ID: "i1", Incoming: true}}, "", false},
 		{"timestamped beats untimed", []Message{{ID: "u", Incoming: true}, {ID: "t", Incoming: true, Timestamp: t0}}, "t", true},
+		{"another channel says nothing", []Message{{ID: "tg", Channel: "telegram", Incoming: true, Timestamp: t0.Add(2)},
+			{ID: "wa", Channel: "whatsapp", Incoming: true, Timestamp: t0.Add(1)}}, "wa", true},
+		{"only another channel", []Message{{ID: "tg", Channel: "telegram", Incoming: true, Timestamp: t0}}, "", false},
+		{"no channel counts", []Message{{ID: "n", Incoming: true, Timestamp: t0}}, "n", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := &MessagePage{Messages: tt.msgs}
-			m, ok := p.LatestIncoming()
+			m, ok := p.LatestIncoming(tasks.WhatsApp)
 			require.Equal(t, tt.wantOK, ok)
 			require.Equal(t, tt.wantID, m.ID)
 		})
 	}
 	t.Run("nil page", func(t *testing.T) {
 		var p *MessagePage
-		_, ok := p.LatestIncoming()
+		_, ok := p.LatestIncoming(tasks.WhatsApp)
 		require.False(t, ok)
 	})
 }

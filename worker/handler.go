@@ -229,7 +229,7 @@ func (j *job) probeWindow(ctx context.Context, now time.Time) session.Status {
 		j.logger().Debug("window probe failed", "error", logErr(err))
 		return session.Unknown
 	}
-	if in, ok := latestIncoming(page, m.Channel); ok {
+	if in, ok := page.LatestIncoming(m.Channel); ok {
 		if err := w.sessions.RecordInbound(ctx, m.Channel, m.To.ContactID, "", in.Timestamp); err != nil {
 			return session.Unknown
 		}
@@ -243,22 +243,6 @@ func (j *job) probeWindow(ctx context.Context, now time.Time) session.Status {
 	}
 	_ = w.sessions.RecordClosed(ctx, m, now)
 	return session.Closed
-}
-
-// latestIncoming is the contact's newest inbound message on ch: a message on
-// another channel says nothing of this channel's window.
-func latestIncoming(page *whautomate.MessagePage, ch tasks.Channel) (whautomate.Message, bool) {
-	var best whautomate.Message
-	found := false
-	for _, pm := range page.Messages {
-		if !pm.Incoming || pm.Timestamp.IsZero() || (pm.Channel != "" && pm.Channel != string(ch)) {
-			continue
-		}
-		if !found || pm.Timestamp.After(best.Timestamp) {
-			best, found = pm, true
-		}
-	}
-	return best, found
 }
 
 // park sets the message aside until its contact writes (or a re-check, or

@@ -1,6 +1,12 @@
 package whautomatetest
 
-import "time"
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
 
 // Match selects the requests a script answers.
 type Match struct {
@@ -66,4 +72,27 @@ func (s *Server) popScript(path, recipient string) (Answer, bool) {
 		return a, true
 	}
 	return Answer{}, false
+}
+
+// writeScripted writes a scripted answer.
+func writeScripted(w http.ResponseWriter, a Answer) {
+	if a.RetryAfter != "" {
+		w.Header().Set("Retry-After", a.RetryAfter)
+	}
+	body := a.Body
+	if body == "" {
+		if a.Status >= 200 && a.Status <= 299 {
+			body = `{"success":true}`
+		} else {
+			b, _ := json.Marshal(errorBody{Error: errorDetail{Message: http.StatusText(a.Status)}})
+			body = string(b)
+		}
+	}
+	if t := strings.TrimSpace(body); strings.HasPrefix(t, "{") || strings.HasPrefix(t, "[") {
+		w.Header().Set("Content-Type", "application/json")
+	} else {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	}
+	w.WriteHeader(a.Status)
+	_, _ = io.WriteString(w, body)
 }

@@ -534,7 +534,7 @@ func TestMessages(t *testing.T) {
 		require.False(t, out.Incoming)
 		require.Equal(t, "sent", out.Status)
 		require.Equal(t, t0.Add(3*time.Minute), out.Timestamp)
-		in, ok := p.LatestIncoming()
+		in, ok := p.LatestIncoming(tasks.Telegram)
 		require.True(t, ok)
 		require.Equal(t, newest, in)
 	})
@@ -635,6 +635,11 @@ func TestWebhook(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, whautomate.Message{ID: m.ID, ContactID: id, Phone: "6598765432", Channel: "whatsapp", Type: "text",
 		Text: "hi", Status: "received", Incoming: true, Timestamp: t0}, m)
+	parsed, err := whautomate.ParseEvent(d.body)
+	require.NoError(t, err)
+	require.Equal(t, whautomate.Event{Kind: whautomate.EventIncoming, Type: "incoming_whatsapp_message",
+		Channel: tasks.WhatsApp, ContactID: id, Phone: "6598765432", MessageID: m.ID, Status: "received", At: t0,
+		Text: "hi"}, parsed)
 	require.Empty(t, b.sb.WebhookErrors())
 
 	fail.Store(true)
