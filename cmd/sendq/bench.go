@@ -46,7 +46,7 @@ func (a *app) bench(ctx context.Context, args []string) error {
 	rounds := fs.Int("rounds", 3, "runs of each mode, alternated; the figures are their medians")
 	flush := fs.Bool("flush", false, "flush REDIS_URL's database first (it must be empty otherwise)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the runs to this file")
-	pos, err := parse(fs, args)
+	pos, err := a.parse(fs, args)
 	if err != nil {
 		return err
 	}

@@ -35,7 +35,7 @@ type demoMessage struct {
 func (a *app) demo(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	once := fs.Bool("once", false, "exit after the summary")
-	if _, err := parse(fs, args); err != nil {
+	if _, err := a.parse(fs, args); err != nil {
 		return err
 	}
 	a.log = newLogger(a.env.LogFormat, io.Discard) // the demo shows its own progress

@@ -34,7 +34,7 @@ type workerSetup struct {
 
 func (a *app) worker(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
-	if pos, err := parse(fs, args); err != nil {
+	if pos, err := a.parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 {
 		return usagef("worker takes no arguments")
@@ -210,12 +210,12 @@ func (a *app) messages(ctx context.Context, args []string) error {
 	page := fs.Int("page", 1, "page, from 1")
 	limit := fs.Int("limit", 20, "page size")
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parse(fs, args)
+	pos, err := a.parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 || strings.TrimSpace(pos[0]) == "" {
-		return usagef("usage: sendq messages CONTACT_ID [--page N] [--limit N] [--json]")
+		return usagef("usage: %s", helps[fs.Name()].synopsis)
 	}
 	if *page < 1 || *limit < 1 {
 		return usagef("--page and --limit: want whole numbers of at least 1")
@@ -246,7 +246,7 @@ func (a *app) messages(ctx context.Context, args []string) error {
 
 func (a *app) dashboard(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("dashboard", flag.ContinueOnError)
-	if _, err := parse(fs, args); err != nil {
+	if _, err := a.parse(fs, args); err != nil {
 		return err
 	}
 	if a.env.HTTPAddr == "" {
