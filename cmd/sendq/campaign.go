@@ -23,6 +23,10 @@ func (a *app) campaign(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		return usagef("%s", campaignUsage)
 	}
+	if isHelp(args[0]) {
+		fmt.Fprint(a.stdout, campaignHelp)
+		return nil
+	}
 	switch args[0] {
 	case "start":
 		return a.campaignStart(ctx, args[1:])
@@ -38,10 +42,13 @@ func (a *app) campaignStart(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("campaign start", flag.ContinueOnError)
 	var mf messageFlags
 	mf.register(fs)
+	for _, name := range []string{"contact-id", "client-id", "phone", "name"} {
+		fs.Lookup(name).Usage = "ignored: each row of the file names its recipient"
+	}
 	id := fs.String("id", "", "campaign id (required)")
 	file := fs.String("file", "", "CSV with a header row, or JSON Lines (.jsonl)")
 	asJSON := fs.Bool("json", false, "print a JSON object")
-	pos, err := parse(fs, args)
+	pos, err := a.parse(fs, args)
 	if err != nil {
 		return err
 	}
@@ -99,12 +106,12 @@ func (a *app) campaignStart(ctx context.Context, args []string) error {
 func (a *app) campaignStatus(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("campaign status", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print a JSON object")
-	pos, err := parse(fs, args)
+	pos, err := a.parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		return usagef("usage: sendq campaign status ID [--json]")
+		return usagef("usage: %s", helps[fs.Name()].synopsis)
 	}
 	return a.withProducer(ctx, func(p *producer.Producer) error {
 		c, err := p.CampaignStatus(ctx, pos[0])
@@ -139,12 +146,12 @@ func (a *app) campaignStatus(ctx context.Context, args []string) error {
 
 func (a *app) campaignControl(ctx context.Context, verb string, args []string) error {
 	fs := flag.NewFlagSet("campaign "+verb, flag.ContinueOnError)
-	pos, err := parse(fs, args)
+	pos, err := a.parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		return usagef("usage: sendq campaign %s ID", verb)
+		return usagef("usage: %s", helps[fs.Name()].synopsis)
 	}
 	return a.withProducer(ctx, func(p *producer.Producer) error {
 		var err error

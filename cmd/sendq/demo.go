@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/sendq/sendq/producer"
 	"github.com/sendq/sendq/tasks"
@@ -35,37 +36,84 @@ type demoMessage struct {
 func (a *app) demo(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	once := fs.Bool("once", false, "exit after the summary")
-	if _, err := parse(fs, args); err != nil {
+	if _, err := a.parse(fs, args); err != nil {
 		return err
 	}
 	a.log = newLogger(a.env.LogFormat, io.Discard) // the demo shows its own progress
 	if lvl := os.Getenv("SENDQ_DEMO_LOG"); lvl != "" {
 		a.log = newLogger(a.env.LogFormat, a.stderr)
 	}
-
-	if !a.env.RedisURLSet {
-		mr := miniredis.NewMiniRedis()
-		if err := mr.Start(); err != nil {
-			return fmt.Errorf("embedded redis: %v", err)
-		}
-		defer mr.Close()
-		a.env.RedisURL = "redis://" + mr.Addr() + "/0"
-		fmt.Fprintf(a.stdout, "redis       embedded (miniredis) at %s — set REDIS_URL to use a real one\n", mr.Addr())
-	} else {
-		fmt.Fprintf(a.stdout, "redis       %s\n", redactURL(a.env.RedisURL))
+	closeRedis, err := a.demoRedis()
+	if err != nil {
+		return err
 	}
+	defer closeRedis()
 	rdb, err := a.redis(ctx, 256)
 	if err != nil {
 		return err
 	}
 	defer rdb.Close()
+	d, err := a.demoSandbox()
+	if err != nil {
+		return err
+	}
+	defer d.sandbox.Close()
+	stopWorker, err := a.startDemoWorker(ctx, rdb, d)
+	if err != nil {
+		return err
+	}
+	// However the demo ends, the worker drains before Redis goes away.
+	defer stopWorker()
+	fmt.Fprintf(a.stdout, "worker      running; web UI %s/monitoring/  metrics %s/metrics\n\n", d.base, d.base)
 
-	// The HTTP server first: the sandbox posts its webhooks to it.
+	ok, err := a.demoBatch(ctx, rdb, d.sandbox)
+	if err != nil {
+		return err
+	}
+	if *once {
+		if !ok {
+			return errors.New("demo: some messages did not end as planned")
+		}
+		return nil
+	}
+	fmt.Fprintf(a.stdout, "\nstill serving: web UI %s/monitoring/ — Ctrl-C to stop\n", d.base)
+	<-ctx.Done()
+	return nil
+}
+
+// demoRedis starts an embedded Redis unless REDIS_URL is set, and says
+// which Redis the demo uses; stop shuts the embedded one down.
+func (a *app) demoRedis() (stop func(), err error) {
+	if a.env.RedisURLSet {
+		fmt.Fprintf(a.stdout, "redis       %s\n", redactURL(a.env.RedisURL))
+		return func() {}, nil
+	}
+	mr := miniredis.NewMiniRedis()
+	if err := mr.Start(); err != nil {
+		return nil, fmt.Errorf("embedded redis: %v", err)
+	}
+	a.env.RedisURL = "redis://" + mr.Addr() + "/0"
+	fmt.Fprintf(a.stdout, "redis       embedded (miniredis) at %s — set REDIS_URL to use a real one\n", mr.Addr())
+	return mr.Close, nil
+}
+
+// demoSetup is the demo's sandbox, its client, and the listener of the
+// worker's HTTP server, where the sandbox posts its webhooks.
+type demoSetup struct {
+	ln      net.Listener
+	base    string // the HTTP server's URL
+	sandbox *whautomatetest.Server
+	api     *whautomate.Client
+}
+
+// demoSandbox listens on SENDQ_HTTP_ADDR (any free port when that one is
+// taken) and starts the sandbox, whose webhooks go there.
+func (a *app) demoSandbox() (*demoSetup, error) {
 	ln, err := net.Listen("tcp", a.env.HTTPAddr)
 	if err != nil {
 		ln, err = net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			return err
+			return nil, err
 		}
 	}
 	base := "http://" + ln.Addr().String()
@@ -73,41 +121,45 @@ func (a *app) demo(ctx context.Context, args []string) error {
 		APIKey: "demo-key", Latency: 20 * time.Millisecond,
 		WebhookURL: base + "/webhooks/whautomate", WebhookToken: a.env.WebhookToken,
 	})
-	defer sandbox.Close()
 	fmt.Fprintf(a.stdout, "whautomate  sandbox at %s\n", sandbox.URL())
 	api, err := whautomate.New(whautomate.Config{BaseURL: sandbox.URL(), APIKey: "demo-key"})
 	if err != nil {
-		return err
+		sandbox.Close()
+		ln.Close()
+		return nil, err
 	}
+	return &demoSetup{ln: ln, base: base, sandbox: sandbox, api: api}, nil
+}
 
+// startDemoWorker runs the worker and its HTTP server on d until stop, and
+// returns once both are up.
+func (a *app) startDemoWorker(ctx context.Context, rdb redis.UniversalClient, d *demoSetup) (stop func(), err error) {
 	done := make(chan error, 1)
 	ready := make(chan struct{})
 	wctx, stopWorker := context.WithCancel(ctx)
 	go func() {
-		done <- a.runWorker(wctx, workerSetup{rdb: rdb, api: api, listener: ln}, func(*worker.Worker, string) { close(ready) })
+		done <- a.runWorker(wctx, workerSetup{rdb: rdb, api: d.api, listener: d.ln}, func(*worker.Worker, string) { close(ready) })
 	}()
 	select {
 	case <-ready:
 	case err := <-done:
 		stopWorker()
-		return err
+		return nil, err
 	}
-	// However the demo ends, the worker drains before Redis goes away.
-	defer func() {
-		stopWorker()
-		<-done
-	}()
-	fmt.Fprintf(a.stdout, "worker      running; web UI %s/monitoring/  metrics %s/metrics\n\n", base, base)
+	return func() { stopWorker(); <-done }, nil
+}
 
+// demoBatch enqueues the demo's batch, shows it moving, prints the summary
+// and reports whether every message ended as planned.
+func (a *app) demoBatch(ctx context.Context, rdb redis.UniversalClient, sandbox *whautomatetest.Server) (bool, error) {
 	plan := demoPlan(sandbox)
-
 	p, err := producer.New(producer.Config{Redis: rdb})
 	if err != nil {
-		return err
+		return false, err
 	}
 	for i := range plan {
 		if _, err := p.Send(ctx, plan[i].msg); err != nil {
-			return fmt.Errorf("demo: enqueue %s: %w", plan[i].msg.ID, err)
+			return false, fmt.Errorf("demo: enqueue %s: %w", plan[i].msg.ID, err)
 		}
 	}
 	fmt.Fprintf(a.stdout, "enqueued %d messages: all four channels, all three kinds, a campaign, and the hard cases\n", len(plan))
@@ -121,18 +173,9 @@ func (a *app) demo(ctx context.Context, args []string) error {
 
 	final, err := a.demoProgress(ctx, p, plan, 30*time.Second)
 	if err != nil {
-		return err
+		return false, err
 	}
-	ok := a.demoSummary(plan, final)
-	if *once {
-		if !ok {
-			return errors.New("demo: some messages did not end as planned")
-		}
-		return nil
-	}
-	fmt.Fprintf(a.stdout, "\nstill serving: web UI %s/monitoring/ — Ctrl-C to stop\n", base)
-	<-ctx.Done()
-	return nil
+	return a.demoSummary(plan, final), nil
 }
 
 const demoLatePhone = "6598765432"

@@ -10,8 +10,9 @@ import (
 	"github.com/sendq/sendq/tasks"
 )
 
-// env is the configuration read from the environment (INTERFACE.md), the
-// one place outside flags where sendq reads its settings.
+// env is the configuration read from the environment (README
+// "Configuration"), the one place outside flags where sendq reads its
+// settings.
 type env struct {
 	RedisURL      string
 	RedisURLSet   bool
@@ -34,57 +35,120 @@ type env struct {
 	CallbackKey   string
 }
 
-// loadEnv reads the environment through getenv; errors name the variable.
+// envVar is one variable sendq reads, with its default and meaning: loadEnv
+// takes the defaults from here, and `sendq --help` prints the table.
+type envVar struct{ name, def, meaning string }
+
+// channelLimits are the defaults of SENDQ_RATE_<CHANNEL> and
+// SENDQ_PACE_<CHANNEL>.
+var channelLimits = map[tasks.Channel][2]string{
+	tasks.WhatsApp:  {"80/s", "1/6s:3"},
+	tasks.Telegram:  {"30/s", "1/s"},
+	tasks.Instagram: {"300/s", "0"},
+	tasks.Messenger: {"300/s", "0"},
+}
+
+// envVars are the variables of README "Configuration", in its order; the
+// per-channel ones stand as SENDQ_RATE_<CHANNEL> and SENDQ_PACE_<CHANNEL>.
+var envVars = []envVar{
+	{"REDIS_URL", "redis://127.0.0.1:6379/0", "redis://, rediss://, redis-sentinel://[:pw@]h:p[,h:p]/db?master=NAME or redis-cluster://h:p[,h:p]"},
+	{"WHAUTOMATE_BASE_URL", "https://api.whautomate.com", "the API host (https://api.in.whautomate.com for India accounts)"},
+	{"WHAUTOMATE_API_KEY", "", "required by worker and messages; sent as x-api-key, never logged"},
+	{"WHAUTOMATE_LOCATION_ID", "", "sent as location: {id} when set"},
+	{"SENDQ_HTTP_ADDR", "127.0.0.1:8080", "the worker's HTTP server; empty disables it"},
+	{"SENDQ_CONCURRENCY", "50", "concurrent sends per worker process, for each channel"},
+	{"SENDQ_RATE_<CHANNEL>", channelDefaults(0), "per-channel limit shared by every worker on the same Redis: N/s, N/m, N/h, or 0 for none"},
+	{"SENDQ_PACE_<CHANNEL>", channelDefaults(1), "per-recipient pace: N/duration[:burst]"},
+	{"SENDQ_WEBHOOK_TOKEN", "", "webhook calls must carry X-Webhook-Token with this value"},
+	{"SENDQ_ADMIN_TOKEN", "", "/monitoring/ and /metrics need Authorization: Bearer <token>"},
+	{"SENDQ_LOG_FORMAT", "text", "text or json"},
+	{"SENDQ_MAX_ATTEMPTS", "10", "transient failures before a message fails (waits never count)"},
+	{"SENDQ_SHUTDOWN_TIMEOUT", "10s", "how long SIGTERM waits for in-flight sends"},
+	{"SENDQ_POLL_INTERVAL", "10ms", "how often an idle worker looks for new messages"},
+	{"SENDQ_REDIS_WAIT_REPLICAS", "0", "replicas that must hold each send lease and outcome (Redis WAIT)"},
+	{"SENDQ_MONITORING_READONLY", "true", "false lets the web UI change tasks"},
+	{"SENDQ_CALLBACK_URL", "", "receives every final outcome as a JSON POST, at least once"},
+	{"SENDQ_CALLBACK_SECRET", "", "signs callbacks: X-Sendq-Signature: sha256=HMAC(secret, X-Sendq-Timestamp + \".\" + body)"},
+}
+
+// channelDefaults lists the channels' defaults of one column of
+// channelLimits: 0 rates, 1 paces.
+func channelDefaults(col int) string {
+	var parts []string
+	for _, ch := range tasks.Channels {
+		parts = append(parts, string(ch)+" "+channelLimits[ch][col])
+	}
+	return strings.Join(parts, ", ")
+}
+
+// envNames are the names of every variable in envVars.
+func envNames() []string {
+	var names []string
+	for _, v := range envVars {
+		names = append(names, v.name)
+	}
+	return names
+}
+
+// envDefault is name's default in envVars ("" when it has none).
+func envDefault(name string) string {
+	for _, v := range envVars {
+		if v.name == name {
+			return v.def
+		}
+	}
+	return ""
+}
+
+// loadEnv reads the environment through lookup; errors name the variable.
 func loadEnv(lookup func(string) (string, bool)) (*env, error) {
-	get := func(k, def string) string {
+	get := func(k string) string {
 		if v, ok := lookup(k); ok {
 			return v
 		}
-		return def
+		return envDefault(k)
 	}
 	e := &env{
-		RedisURL:     get("REDIS_URL", "redis://127.0.0.1:6379/0"),
-		BaseURL:      get("WHAUTOMATE_BASE_URL", "https://api.whautomate.com"),
-		APIKey:       get("WHAUTOMATE_API_KEY", ""),
-		LocationID:   get("WHAUTOMATE_LOCATION_ID", ""),
-		HTTPAddr:     get("SENDQ_HTTP_ADDR", "127.0.0.1:8080"),
-		WebhookToken: get("SENDQ_WEBHOOK_TOKEN", ""),
-		AdminToken:   get("SENDQ_ADMIN_TOKEN", ""),
-		LogFormat:    get("SENDQ_LOG_FORMAT", "text"),
-		CallbackURL:  get("SENDQ_CALLBACK_URL", ""),
-		CallbackKey:  get("SENDQ_CALLBACK_SECRET", ""),
+		RedisURL:     get("REDIS_URL"),
+		BaseURL:      get("WHAUTOMATE_BASE_URL"),
+		APIKey:       get("WHAUTOMATE_API_KEY"),
+		LocationID:   get("WHAUTOMATE_LOCATION_ID"),
+		HTTPAddr:     get("SENDQ_HTTP_ADDR"),
+		WebhookToken: get("SENDQ_WEBHOOK_TOKEN"),
+		AdminToken:   get("SENDQ_ADMIN_TOKEN"),
+		LogFormat:    get("SENDQ_LOG_FORMAT"),
+		CallbackURL:  get("SENDQ_CALLBACK_URL"),
+		CallbackKey:  get("SENDQ_CALLBACK_SECRET"),
 		Limits:       map[tasks.Channel]ratelimit.Limit{},
 		Paces:        map[tasks.Channel]ratelimit.Limit{},
 	}
 	_, e.RedisURLSet = lookup("REDIS_URL")
 	var err error
-	if e.Concurrency, err = atoiEnv("SENDQ_CONCURRENCY", get("SENDQ_CONCURRENCY", "50"), 1); err != nil {
+	if e.Concurrency, err = atoiEnv("SENDQ_CONCURRENCY", get("SENDQ_CONCURRENCY"), 1); err != nil {
 		return nil, err
 	}
-	if e.MaxAttempts, err = atoiEnv("SENDQ_MAX_ATTEMPTS", get("SENDQ_MAX_ATTEMPTS", "10"), 1); err != nil {
+	if e.MaxAttempts, err = atoiEnv("SENDQ_MAX_ATTEMPTS", get("SENDQ_MAX_ATTEMPTS"), 1); err != nil {
 		return nil, err
 	}
-	if e.WaitReplicas, err = atoiEnv("SENDQ_REDIS_WAIT_REPLICAS", get("SENDQ_REDIS_WAIT_REPLICAS", "0"), 0); err != nil {
+	if e.WaitReplicas, err = atoiEnv("SENDQ_REDIS_WAIT_REPLICAS", get("SENDQ_REDIS_WAIT_REPLICAS"), 0); err != nil {
 		return nil, err
 	}
-	if e.ShutdownAfter, err = durationEnv("SENDQ_SHUTDOWN_TIMEOUT", get("SENDQ_SHUTDOWN_TIMEOUT", "10s"), "10s"); err != nil {
+	if e.ShutdownAfter, err = durationEnv("SENDQ_SHUTDOWN_TIMEOUT", get("SENDQ_SHUTDOWN_TIMEOUT"), "10s"); err != nil {
 		return nil, err
 	}
-	if e.PollInterval, err = durationEnv("SENDQ_POLL_INTERVAL", get("SENDQ_POLL_INTERVAL", "10ms"), "10ms"); err != nil {
+	if e.PollInterval, err = durationEnv("SENDQ_POLL_INTERVAL", get("SENDQ_POLL_INTERVAL"), "10ms"); err != nil {
 		return nil, err
 	}
-	e.ReadOnlyUI = get("SENDQ_MONITORING_READONLY", "true") != "false"
-	defaults := map[tasks.Channel][2]string{
-		tasks.WhatsApp:  {"80/s", "1/6s:3"},
-		tasks.Telegram:  {"30/s", "1/s"},
-		tasks.Instagram: {"300/s", "0"},
-		tasks.Messenger: {"300/s", "0"},
-	}
+	e.ReadOnlyUI = get("SENDQ_MONITORING_READONLY") != "false"
 	for _, ch := range tasks.Channels {
 		name := strings.ToUpper(string(ch))
 		for i, prefix := range []string{"SENDQ_RATE_", "SENDQ_PACE_"} {
 			k := prefix + name
-			l, err := ratelimit.ParseLimit(get(k, defaults[ch][i]))
+			v, ok := lookup(k)
+			if !ok {
+				v = channelLimits[ch][i]
+			}
+			l, err := ratelimit.ParseLimit(v)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %v", k, err)
 			}

@@ -2,7 +2,8 @@
 // through the Whautomate REST API, reliably and within the channels' rules.
 //
 // Usage: sendq worker | send | status | messages | campaign | dashboard | demo
-// (see INTERFACE.md and the README).
+// | bench; `sendq --help` and `sendq COMMAND --help` say more (README
+// "Commands" and "Configuration").
 package main
 
 import (

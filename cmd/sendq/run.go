@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 
 	"github.com/sendq/sendq/tasks"
@@ -19,8 +20,8 @@ func (e *usageError) Error() string { return e.msg }
 
 func usagef(format string, a ...any) error { return &usageError{fmt.Sprintf(format, a...)} }
 
-// exitCode maps run's error to the exit code of INTERFACE.md, writing the
-// error as one line to stderr: 0 success, 2 bad usage or invalid input, 1
+// exitCode maps run's error to the exit code of README "Commands", writing
+// the error as one line to stderr: 0 success, 2 bad usage or invalid input, 1
 // anything else.
 func exitCode(err error, stderr io.Writer) int {
 	if err == nil {
@@ -35,18 +36,9 @@ func exitCode(err error, stderr io.Writer) int {
 	return 1
 }
 
-const usage = `usage: sendq <command> [flags]
-
-commands:
-  worker              run the send worker and its HTTP server
-  send [flags]        validate and enqueue one message; prints its id
-  status ID           print a message's recorded outcome
-  messages CONTACT_ID list a contact's messages (GET /v1/messages/{contactId})
-  campaign ...        bulk runs: start, status, pause, resume, cancel
-  dashboard           the web UI and metrics alone, against a Redis
-  demo [--once]       the whole system on one machine, no set-up
-  bench [flags]       measure sendq against a bare asynq handler (sandbox)
-`
+// errHelp is what a command returns once it has printed its help: run
+// turns it into success.
+var errHelp = errors.New("help printed")
 
 // run is sendq with its arguments, environment and streams.
 func run(ctx context.Context, args []string, lookup func(string) (string, bool), stdin io.Reader, stdout, stderr io.Writer) error {
@@ -55,40 +47,58 @@ func run(ctx context.Context, args []string, lookup func(string) (string, bool),
 		return usagef("no command")
 	}
 	cmd, rest := args[0], args[1:]
-	if cmd == "-h" || cmd == "--help" || cmd == "help" {
-		fmt.Fprint(stdout, usage)
+	if isHelp(cmd) {
+		if len(rest) > 0 && !isHelp(rest[0]) { // sendq help COMMAND: its --help
+			return run(ctx, append(slices.Clone(rest), "--help"), lookup, stdin, stdout, stderr)
+		}
+		printUsage(stdout)
 		return nil
 	}
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
 	e, err := loadEnv(lookup)
 	if err != nil {
-		return usagef("%v", err)
+		// Reported once the command's flags are parsed: --help still works.
+		a.envErr = usagef("%v", err)
+		e = &env{LogFormat: "text"}
 	}
-	a := &app{env: e, stdin: stdin, stdout: stdout, stderr: stderr, log: newLogger(e.LogFormat, stderr)}
+	a.env, a.log = e, newLogger(e.LogFormat, stderr)
+	err = a.dispatch(ctx, cmd, rest)
+	if errors.Is(err, errHelp) {
+		return nil
+	}
+	return err
+}
+
+// dispatch runs the command cmd with its arguments.
+func (a *app) dispatch(ctx context.Context, cmd string, args []string) error {
 	switch cmd {
 	case "worker":
-		return a.worker(ctx, rest)
+		return a.worker(ctx, args)
 	case "send":
-		return a.send(ctx, rest)
+		return a.send(ctx, args)
 	case "status":
-		return a.status(ctx, rest)
+		return a.status(ctx, args)
 	case "messages":
-		return a.messages(ctx, rest)
+		return a.messages(ctx, args)
 	case "campaign":
-		return a.campaign(ctx, rest)
+		return a.campaign(ctx, args)
 	case "dashboard":
-		return a.dashboard(ctx, rest)
+		return a.dashboard(ctx, args)
 	case "demo":
-		return a.demo(ctx, rest)
+		return a.demo(ctx, args)
 	case "bench":
-		return a.bench(ctx, rest)
+		return a.bench(ctx, args)
 	}
-	fmt.Fprint(stderr, usage)
+	fmt.Fprint(a.stderr, usage)
 	return usagef("unknown command %q", cmd)
 }
 
 // app carries what every command needs.
 type app struct {
-	env    *env
+	env *env
+	// envErr is the environment's error, reported by parse: a command whose
+	// environment is wrong still answers --help.
+	envErr error
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
@@ -103,10 +113,34 @@ func newLogger(format string, w io.Writer) *slog.Logger {
 }
 
 // parse parses a command's flags, which may stand before or after its
-// positional arguments, and returns the positionals.
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+// positional arguments, and returns the positionals. On -h or --help it
+// prints the command's help to stdout and returns errHelp.
+func (a *app) parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	fs.SetOutput(io.Discard)
-	var flags, pos []string
+	flags, pos, err := splitArgs(fs, args)
+	if err == nil {
+		err = fs.Parse(flags)
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		printHelp(a.stdout, fs)
+		return nil, errHelp
+	}
+	if err != nil {
+		var u *usageError
+		if !errors.As(err, &u) {
+			err = usagef("%v", err)
+		}
+		return nil, err
+	}
+	if a.envErr != nil {
+		return nil, a.envErr
+	}
+	return pos, nil
+}
+
+// splitArgs separates the flags (with their values) from the positional
+// arguments. A help flag is passed on, for fs.Parse to answer flag.ErrHelp.
+func splitArgs(fs *flag.FlagSet, args []string) (flags, pos []string, err error) {
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
@@ -119,26 +153,32 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		}
 		flags = append(flags, a)
 		name := strings.TrimLeft(a, "-")
-		if strings.Contains(name, "=") {
+		if strings.Contains(name, "=") || name == "h" || name == "help" {
 			continue
 		}
 		f := fs.Lookup(name)
 		if f == nil {
-			return nil, usagef("%s: unknown flag", a)
+			return nil, nil, usagef("%s: unknown flag", a)
 		}
 		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
 			continue
 		}
 		if i+1 >= len(args) {
-			return nil, usagef("%s: needs a value", a)
+			return nil, nil, usagef("%s: needs a value", a)
 		}
 		i++
 		flags = append(flags, args[i])
 	}
-	if err := fs.Parse(flags); err != nil {
-		return nil, usagef("%v", err)
+	return flags, pos, nil
+}
+
+// isHelp reports whether arg asks for help.
+func isHelp(arg string) bool {
+	switch arg {
+	case "-h", "--help", "-help", "help":
+		return true
 	}
-	return pos, nil
+	return false
 }
 
 // multi is a repeatable string flag.

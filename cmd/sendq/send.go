@@ -95,7 +95,7 @@ func (a *app) send(ctx context.Context, args []string) error {
 	expiresIn := fs.String("expires-in", "", "Go duration: give up if not sent by then")
 	campaign := fs.String("campaign", "", "the campaign this message belongs to")
 	asJSON := fs.Bool("json", false, "print a JSON object")
-	pos, err := parse(fs, args)
+	pos, err := a.parse(fs, args)
 	if err != nil {
 		return err
 	}
@@ -175,12 +175,12 @@ func (a *app) redis(ctx context.Context, poolSize int) (redis.UniversalClient, e
 func (a *app) status(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "print the outcome object as JSON")
-	pos, err := parse(fs, args)
+	pos, err := a.parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		return usagef("usage: sendq status ID [--json]")
+		return usagef("usage: %s", helps[fs.Name()].synopsis)
 	}
 	return a.withProducer(ctx, func(p *producer.Producer) error {
 		o, err := p.Status(ctx, pos[0])

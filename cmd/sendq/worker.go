@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -34,7 +35,7 @@ type workerSetup struct {
 
 func (a *app) worker(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
-	if pos, err := parse(fs, args); err != nil {
+	if pos, err := a.parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 {
 		return usagef("worker takes no arguments")
@@ -111,11 +112,47 @@ func versionLess(v, than string) bool {
 // runWorker runs a worker and its HTTP server until ctx is done. ready, when
 // set, is called once both are up.
 func (a *app) runWorker(ctx context.Context, s workerSetup, ready func(*worker.Worker, string)) error {
+	reg, w, err := a.newWorker(s)
+	if err != nil {
+		return err
+	}
+	hs, err := a.serveHTTP(s, w, reg)
+	if err != nil {
+		return err
+	}
+	defer hs.closeMonitoring()
+
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stopCallback, err := a.startCallback(wctx, cancel, s.rdb)
+	if err != nil {
+		return err
+	}
+	defer stopCallback()
+	runDone := make(chan error, 1)
+	go func() { runDone <- w.Run(wctx) }()
+	if ready != nil {
+		ready(w, hs.addr)
+	}
+	var runErr error
+	select {
+	case runErr = <-runDone:
+	case err := <-hs.done:
+		cancel()
+		runErr = errors.Join(fmt.Errorf("http server: %w", err), <-runDone)
+	}
+	hs.shutdown()
+	return runErr
+}
+
+// newWorker is the worker of the environment's settings, with its metrics
+// registered in reg.
+func (a *app) newWorker(s workerSetup) (*prometheus.Registry, *worker.Worker, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics, err := worker.NewMetrics(reg)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	reg.MustRegister(worker.NewCollector(s.rdb, a.log))
 	w, err := worker.New(worker.Config{
@@ -131,64 +168,78 @@ func (a *app) runWorker(ctx context.Context, s workerSetup, ready func(*worker.W
 		Logger:          a.log,
 		Metrics:         metrics,
 	})
+	return reg, w, err
+}
+
+// workerHTTP is the worker's HTTP server while it serves: none when
+// SENDQ_HTTP_ADDR is empty.
+type workerHTTP struct {
+	srv  *http.Server
+	mon  io.Closer
+	addr string
+	// done receives the server's error if it stops serving.
+	done chan error
+}
+
+// serveHTTP starts the worker's HTTP server on s's listener or address.
+func (a *app) serveHTTP(s workerSetup, w *worker.Worker, reg *prometheus.Registry) (*workerHTTP, error) {
+	hs := &workerHTTP{done: make(chan error, 1)}
+	if s.listener == nil && s.httpAddr == "" {
+		return hs, nil
+	}
+	ln := s.listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", s.httpAddr); err != nil {
+			return nil, fmt.Errorf("SENDQ_HTTP_ADDR %s: %v", s.httpAddr, err)
+		}
+	}
+	hs.addr = ln.Addr().String()
+	mon := worker.NewMonitoring(urlConn{a.env.RedisURL}, a.env.ReadOnlyUI)
+	hs.mon = mon
+	hs.srv = &http.Server{
+		Handler: worker.NewHTTPHandler(worker.HTTPConfig{
+			Redis: s.rdb, Worker: w, WebhookToken: a.env.WebhookToken, AdminToken: a.env.AdminToken,
+			Gatherer: reg, Monitoring: mon,
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	go func() { hs.done <- hs.srv.Serve(ln) }()
+	a.log.Info("http server listening", "addr", hs.addr)
+	return hs, nil
+}
+
+// shutdown stops the server, giving requests under way 5 s.
+func (hs *workerHTTP) shutdown() {
+	if hs.srv == nil {
+		return
+	}
+	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+	_ = hs.srv.Shutdown(sctx)
+	scancel()
+}
+
+// closeMonitoring closes the web UI's own Redis connection.
+func (hs *workerHTTP) closeMonitoring() {
+	if hs.mon != nil {
+		hs.mon.Close()
+	}
+}
+
+// startCallback delivers outcomes to SENDQ_CALLBACK_URL, when set, until
+// ctx is done; stop cancels ctx and waits for the delivery to end.
+func (a *app) startCallback(ctx context.Context, cancel context.CancelFunc, rdb redis.UniversalClient) (stop func(), err error) {
+	if a.env.CallbackURL == "" {
+		return func() {}, nil
+	}
+	cb, err := worker.NewCallback(worker.CallbackConfig{Redis: rdb, URL: a.env.CallbackURL,
+		Secret: a.env.CallbackKey, Logger: a.log})
 	if err != nil {
-		return err
+		return nil, usagef("%v", err)
 	}
-
-	addr := ""
-	var srv *http.Server
-	httpDone := make(chan error, 1)
-	if s.listener != nil || s.httpAddr != "" {
-		ln := s.listener
-		if ln == nil {
-			if ln, err = net.Listen("tcp", s.httpAddr); err != nil {
-				return fmt.Errorf("SENDQ_HTTP_ADDR %s: %v", s.httpAddr, err)
-			}
-		}
-		addr = ln.Addr().String()
-		mon := worker.NewMonitoring(urlConn{a.env.RedisURL}, a.env.ReadOnlyUI)
-		defer mon.Close()
-		srv = &http.Server{
-			Handler: worker.NewHTTPHandler(worker.HTTPConfig{
-				Redis: s.rdb, Worker: w, WebhookToken: a.env.WebhookToken, AdminToken: a.env.AdminToken,
-				Gatherer: reg, Monitoring: mon,
-			}),
-			ReadHeaderTimeout: 10 * time.Second,
-		}
-		go func() { httpDone <- srv.Serve(ln) }()
-		a.log.Info("http server listening", "addr", addr)
-	}
-
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	if a.env.CallbackURL != "" {
-		cb, err := worker.NewCallback(worker.CallbackConfig{Redis: s.rdb, URL: a.env.CallbackURL,
-			Secret: a.env.CallbackKey, Logger: a.log})
-		if err != nil {
-			return usagef("%v", err)
-		}
-		cbDone := make(chan error, 1)
-		go func() { cbDone <- cb.Run(wctx) }()
-		defer func() { cancel(); <-cbDone }()
-	}
-	runDone := make(chan error, 1)
-	go func() { runDone <- w.Run(wctx) }()
-	if ready != nil {
-		ready(w, addr)
-	}
-	var runErr error
-	select {
-	case runErr = <-runDone:
-	case err := <-httpDone:
-		cancel()
-		runErr = errors.Join(fmt.Errorf("http server: %w", err), <-runDone)
-	}
-	if srv != nil {
-		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = srv.Shutdown(sctx)
-		scancel()
-	}
-	return runErr
+	cbDone := make(chan error, 1)
+	go func() { cbDone <- cb.Run(ctx) }()
+	return func() { cancel(); <-cbDone }, nil
 }
 
 // urlConn makes asynq (and so asynqmon) open its own client on REDIS_URL.
@@ -210,12 +261,12 @@ func (a *app) messages(ctx context.Context, args []string) error {
 	page := fs.Int("page", 1, "page, from 1")
 	limit := fs.Int("limit", 20, "page size")
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parse(fs, args)
+	pos, err := a.parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 || strings.TrimSpace(pos[0]) == "" {
-		return usagef("usage: sendq messages CONTACT_ID [--page N] [--limit N] [--json]")
+		return usagef("usage: %s", helps[fs.Name()].synopsis)
 	}
 	if *page < 1 || *limit < 1 {
 		return usagef("--page and --limit: want whole numbers of at least 1")
@@ -246,7 +297,7 @@ func (a *app) messages(ctx context.Context, args []string) error {
 
 func (a *app) dashboard(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("dashboard", flag.ContinueOnError)
-	if _, err := parse(fs, args); err != nil {
+	if _, err := a.parse(fs, args); err != nil {
 		return err
 	}
 	if a.env.HTTPAddr == "" {
