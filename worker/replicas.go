@@ -1,0 +1,33 @@
+package worker
+
+import (
+	"context"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sendq/sendq/internal/keys"
+)
+
+// replicated waits up to a second until every write Redis has taken so far
+// is on cfg.WaitReplicas replicas, and returns how many it reached (all
+// asked for when WaitReplicas is 0, or on Cluster, where WAIT does not
+// apply). WAIT counts only the writes of the connection it runs on, and a
+// pooled connection need not be the one that wrote: a write of its own just
+// before, on the same connection, makes WAIT cover every earlier write.
+func (w *Worker) replicated(ctx context.Context) (int, error) {
+	n := w.cfg.WaitReplicas
+	c, ok := w.rdb.(*redis.Client) // Sentinel or standalone; not Cluster
+	if n <= 0 || !ok {
+		return n, nil
+	}
+	var wait *redis.Cmd
+	if _, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, keys.ReplicaMark(), 1, time.Minute)
+		wait = p.Do(ctx, "WAIT", n, time.Second.Milliseconds())
+		return nil
+	}); err != nil {
+		return 0, err
+	}
+	return wait.Int()
+}

@@ -1,0 +1,102 @@
+package worker
+
+import (
+	"context"
+	"time"
+
+	"github.com/sendq/sendq/internal/outcome"
+	"github.com/sendq/sendq/internal/session"
+	"github.com/sendq/sendq/tasks"
+	"github.com/sendq/sendq/whautomate"
+)
+
+// checkWindow applies the session rule to what the lookup found (st): with
+// the window known closed the message is parked without an API call; unknown
+// for a contact id, the contact's latest messages are asked; otherwise the
+// send is tried.
+func (j *job) checkWindow(ctx context.Context, st session.Status, now time.Time) error {
+	m := j.m
+	if st == session.Unknown && m.To.ContactID != "" {
+		st = j.probeWindow(ctx, now)
+	}
+	if st != session.Closed {
+		return nil
+	}
+	return j.park(ctx, 0, "waiting for the contact's 24-hour window")
+}
+
+// probeWindow asks the contact's latest messages for the last inbound one and
+// records what it finds. On any error the window stays unknown (the send is
+// tried and its answer decides).
+func (j *job) probeWindow(ctx context.Context, now time.Time) session.Status {
+	w, m := j.w, j.m
+	pctx, cancel := context.WithTimeout(ctx, w.cfg.SendTimeout)
+	defer cancel()
+	page, err := w.api.Messages(pctx, m.To.ContactID, 1, 25)
+	if err != nil {
+		j.logger().Debug("window probe failed", "error", logErr(err))
+		return session.Unknown
+	}
+	if in, ok := latestIncoming(page, m.Channel); ok {
+		if err := w.sessions.RecordInbound(ctx, m.Channel, m.To.ContactID, "", in.Timestamp); err != nil {
+			return session.Unknown
+		}
+		if now.Before(in.Timestamp.Add(w.sessions.Window(m.Channel))) {
+			return session.Open
+		}
+		return session.Closed
+	}
+	if len(page.Messages) == 0 {
+		return session.Unknown // a contact with no history: let the send decide
+	}
+	_ = w.sessions.RecordClosed(ctx, m, now)
+	return session.Closed
+}
+
+// latestIncoming is the contact's newest inbound message on ch: a message on
+// another channel says nothing of this channel's window.
+func latestIncoming(page *whautomate.MessagePage, ch tasks.Channel) (whautomate.Message, bool) {
+	var best whautomate.Message
+	found := false
+	for _, pm := range page.Messages {
+		if !pm.Incoming || pm.Timestamp.IsZero() || (pm.Channel != "" && pm.Channel != string(ch)) {
+			continue
+		}
+		if !found || pm.Timestamp.After(best.Timestamp) {
+			best, found = pm, true
+		}
+	}
+	return best, found
+}
+
+// park sets the message aside until its contact writes (or a re-check, or
+// its expiry), unless the window opened meanwhile.
+func (j *job) park(ctx context.Context, calls int, reason string) error {
+	w, m := j.w, j.m
+	now := w.now()
+	sessions, waiting := session.Waits(m.Channel, m.To)
+	waits := make([]outcome.Wait, len(sessions))
+	for i := range sessions {
+		waits[i] = outcome.Wait{Session: sessions[i], Waiting: waiting[i]}
+	}
+	opened, err := w.outcomes.Park(ctx, m, j.token, outcome.WaitingSession, reason, calls,
+		w.sessions.Window(m.Channel), waits, order(m), j.member(), now)
+	if err != nil {
+		return j.redisDown(err)
+	}
+	if opened {
+		return nil // the contact wrote meanwhile: go on and send
+	}
+	j.result = "waiting_session"
+	j.logger().Info("message waits for the session window")
+	return deferFor(j.recheckIn(now), "waiting_session: "+reason)
+}
+
+// recheckIn is when a parked message is looked at again if nothing releases
+// it: after a backoff that doubles with each call made (1 min, 2, 4, … up to
+// Recheck), or at its expiry if that comes first. A client-id recipient,
+// which no inbound event names, is only ever released this way.
+func (j *job) recheckIn(now time.Time) time.Duration {
+	backoff := min(time.Minute<<min(j.calls, 10), j.w.cfg.Recheck)
+	return max(min(backoff, j.expiresAt().Sub(now)), 0)
+}
