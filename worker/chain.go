@@ -3,12 +3,12 @@ package worker
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/sendq/sendq/internal/outcome"
 	"github.com/sendq/sendq/internal/session"
@@ -16,9 +16,10 @@ import (
 	"github.com/sendq/sendq/tasks"
 )
 
-// handle is the chain every message goes through: decode → expiry → claim
-// (finished? campaign cancelled or paused? another run sending it?) → session
-// window → rate limit → API call → classify → record.
+// handle is the chain every message goes through: decode → expiry and
+// schedule → lease (finished? another run sending it?) → campaign (cancelled
+// or paused?) → session window → rate limit → API call → classify → record.
+// Each stage has a file of its own; run lists them in order.
 //
 // Its result tells asynq what to do: nil (done), a deferral (come back later,
 // no attempt used), a failure (retry with backoff) or SkipRetry (failed for
@@ -29,8 +30,11 @@ func (w *Worker) handle(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return w.undecodable(ctx, t, err)
 	}
-	j := &job{w: w, m: m, token: newToken(), start: start}
+	j := &job{w: w, m: m, lease: w.newLease(m), start: start}
 	err = j.run(ctx)
+	if errors.Is(err, errDone) {
+		err = nil
+	}
 	w.m.observeHandled(m, j.result, w.now().Sub(start))
 	return err
 }
@@ -39,12 +43,52 @@ func (w *Worker) handle(ctx context.Context, t *asynq.Task) error {
 type job struct {
 	w      *Worker
 	m      *tasks.Message
+	lease  *lease       // this run's send lease, once claimed
 	log    *slog.Logger // made when first needed (see logger): most runs log nothing
-	token  string       // names this run's send lease
-	calls  int          // API calls made for the message before this run
 	start  time.Time
 	result string // what the run came to, for metrics
 	inGate bool   // the run holds a place in its channel's gate
+
+	// What the claim brought back, for the stages after it.
+	claimed outcome.Claim
+	looked  func() (session.Status, error) // the window lookup; nil: no window applies
+	pre     *ratelimit.Reservation         // a slot reserved with the claim
+
+	campaignAt time.Time // when the campaign's state was last looked at
+}
+
+// errDone ends a run that has nothing left to do (the message is finished,
+// or is not to be sent): handle reports success.
+var errDone = errors.New("nothing left to do")
+
+// run takes the message through the stages in order. A stage lets it go on
+// (nil) or ends the run with handle's result (errDone: nothing left to do).
+func (j *job) run(ctx context.Context) error {
+	now := j.w.now()
+	if err := j.checkExpiry(ctx, now); err != nil { // expiry.go: expired, or not due yet
+		return err
+	}
+	// The claim may take a place in the channel's gate.
+	defer j.leaveGate()
+	if err := j.claim(ctx, now); err != nil { // lease.go: the send lease
+		return err
+	}
+	if err := j.checkCampaign(); err != nil { // campaign.go: cancelled or paused
+		return err
+	}
+	if err := j.awaitReplicas(ctx); err != nil { // replicas.go: the lease safe from a failover
+		return err
+	}
+	if err := j.checkWindow(ctx, now); err != nil { // window.go: the contact's 24-hour window
+		return err
+	}
+	if err := j.waitForSlot(ctx); err != nil { // slot.go: the rate limits
+		return err
+	}
+	if err := j.checkAmbiguous(ctx); err != nil { // ambiguous.go: sent by a run that died?
+		return err
+	}
+	return j.send(ctx) // send.go: the call, classified, and what it calls for
 }
 
 // logger is the run's logger, which names the message.
@@ -59,93 +103,6 @@ func (j *job) logger() *slog.Logger {
 	return j.log
 }
 
-func (j *job) run(ctx context.Context) error {
-	w, m := j.w, j.m
-	now := w.now()
-
-	if exp := j.expiresAt(); !now.Before(exp) {
-		return j.expire(ctx, now)
-	}
-	if d := m.NotBefore.Sub(now); d > time.Second {
-		j.result = "early"
-		return deferFor(d, "scheduled")
-	}
-
-	// The claim goes to Redis in one round trip with what comes next: the
-	// session window to look up (text and media on a channel with one), or
-	// else the rate-limit reservation (a slot taken by a message that turns
-	// out finished is simply not used).
-	windowed := w.sessions.Applies(m)
-	j.inGate = !windowed && j.gate().tryEnter()
-	defer j.leaveGate()
-	var claimed func() (outcome.Claim, error)
-	var looked func() (session.Status, error)
-	var reserved func() (ratelimit.Reservation, error)
-	w.batch.do(ctx, func(p redis.Pipeliner) {
-		claimed = w.outcomes.ClaimIn(ctx, p, m, j.token, j.lease(), order(m), j.member(), now)
-		if windowed {
-			looked = w.sessions.LookupIn(ctx, p, m, now)
-		} else if j.inGate {
-			reserved = w.limiter.ReserveIn(ctx, p, j.slotRequest())
-		}
-	})
-	claim, err := claimed()
-	if err != nil {
-		return j.redisDown(err)
-	}
-	var pre *ratelimit.Reservation
-	if reserved != nil {
-		if r, rerr := reserved(); rerr == nil {
-			pre = &r
-		}
-	}
-	j.calls = claim.Attempts
-	switch claim.Status {
-	case outcome.AlreadyDone:
-		j.result = "duplicate"
-		return nil
-	case outcome.CampaignCancel:
-		j.result = "cancelled"
-		return nil
-	case outcome.CampaignPaused:
-		j.result = "paused"
-		return deferFor(w.cfg.Recheck, "campaign paused")
-	case outcome.Busy:
-		j.result = "busy"
-		return deferFor(claim.Wait, "another worker is sending it")
-	}
-
-	// The lease is the guard against a second send: with WaitReplicas it
-	// must be on the replicas before the call, or a failover could promote
-	// a replica without it and let another run send the message again. It
-	// is waited for here, before the wait for a slot, so that the round
-	// trip does not make the send late.
-	if got, err := w.replicated(ctx); err != nil || got < w.cfg.WaitReplicas {
-		if err == nil {
-			err = fmt.Errorf("the send lease reached %d of %d replicas", got, w.cfg.WaitReplicas)
-		}
-		return j.release(ctx, err)
-	}
-	if windowed {
-		st, err := looked()
-		if err != nil {
-			return j.release(ctx, err)
-		}
-		if err := j.checkWindow(ctx, st, now); err != nil {
-			return err
-		}
-	}
-	if err := j.waitForSlot(ctx, pre); err != nil {
-		return err
-	}
-	if claim.Ambiguous {
-		if sent, err := j.alreadySent(ctx); sent || err != nil {
-			return err
-		}
-	}
-	return j.send(ctx, claim.Attempts)
-}
-
 // undecodable fails a task whose payload cannot be read: never retried, and
 // recorded when its id can be found.
 func (w *Worker) undecodable(ctx context.Context, t *asynq.Task, cause error) error {
@@ -157,7 +114,7 @@ func (w *Worker) undecodable(ctx context.Context, t *asynq.Task, cause error) er
 	}
 	if json.Unmarshal(t.Payload(), &head) == nil && head.ID != "" && len(head.ID) <= 200 {
 		m := &tasks.Message{ID: head.ID, Channel: head.Channel, Kind: head.Kind, Campaign: head.Campaign}
-		if _, err := w.outcomes.Finish(ctx, m, "", outcome.Result{State: outcome.Failed, Error: "invalid message: " + cause.Error()}, w.now()); err != nil {
+		if _, err := w.records.Finish(ctx, m, "", outcome.Result{State: outcome.Failed, Error: "invalid message: " + cause.Error()}, w.now()); err != nil {
 			w.log.Error("redis error", "error", err)
 			return fmt.Errorf("redis: %w", err)
 		}

@@ -14,12 +14,132 @@ import (
 	"github.com/sendq/sendq/internal/keys"
 	"github.com/sendq/sendq/internal/outcome"
 	"github.com/sendq/sendq/internal/session"
+	"github.com/sendq/sendq/ratelimit"
 	"github.com/sendq/sendq/tasks"
 )
 
-// lease covers the longest a run may hold a message: a limiter wait, the
-// window probe and the API call, with a margin.
-func (j *job) lease() time.Duration {
+// A lease is a run's hold on its message: the claim takes it, it keeps any
+// other run from sending the message meanwhile, and every way the run ends
+// gives it back through one of the methods below, each named for what the
+// run came to.
+type lease struct {
+	records records
+	m       *tasks.Message
+	token   string // names this run's lease
+	now     func() time.Time
+}
+
+func (w *Worker) newLease(m *tasks.Message) *lease {
+	return &lease{records: w.records, m: m, token: newToken(), now: w.now}
+}
+
+func newToken() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// ClaimIn queues the claim of the lease, for d, on p (see outcome.Store.Claim).
+func (l *lease) ClaimIn(ctx context.Context, p redis.Pipeliner, d time.Duration, now time.Time) func() (outcome.Claim, error) {
+	return l.records.ClaimIn(ctx, p, l.m, l.token, d, order(l.m), l.member(), now)
+}
+
+// FinishIn queues on p the record of how the message ended, giving the lease back.
+func (l *lease) FinishIn(ctx context.Context, p redis.Pipeliner, r outcome.Result) func() (outcome.State, error) {
+	return l.records.FinishIn(ctx, p, l.m, l.token, r, l.now())
+}
+
+// Finish records how the message ended and gives the lease back.
+func (l *lease) Finish(ctx context.Context, r outcome.Result) error {
+	_, err := l.records.Finish(ctx, l.m, l.token, r, l.now())
+	return err
+}
+
+// Return gives the lease back; nothing else changes.
+func (l *lease) Return(ctx context.Context) error {
+	_, err := l.records.Park(ctx, l.m, l.token, "", outcome.KeepError, 0, 0, nil, 0, "", l.now())
+	return err
+}
+
+// Retry records the message retrying after calls API calls, for reason, and
+// gives the lease back.
+func (l *lease) Retry(ctx context.Context, reason string, calls int) error {
+	_, err := l.records.Park(ctx, l.m, l.token, outcome.Retrying, reason, calls, 0, nil, 0, "", l.now())
+	return err
+}
+
+// ParkForWindow sets the message aside until its contact's window (of
+// length window) opens, after calls API calls, and gives the lease back —
+// unless the window opened meanwhile: then the lease is kept and opened is
+// true.
+func (l *lease) ParkForWindow(ctx context.Context, reason string, calls int, window time.Duration) (opened bool, err error) {
+	m := l.m
+	sessions, waiting := session.Waits(m.Channel, m.To)
+	waits := make([]outcome.Wait, len(sessions))
+	for i := range sessions {
+		waits[i] = outcome.Wait{Session: sessions[i], Waiting: waiting[i]}
+	}
+	return l.records.Park(ctx, m, l.token, outcome.WaitingSession, reason, calls, window, waits, order(m), l.member(), l.now())
+}
+
+// MarkAmbiguous notes that the run's call may have sent the message without
+// an answer: the next run checks before sending again.
+func (l *lease) MarkAmbiguous(ctx context.Context) error {
+	return l.records.MarkAmbiguous(ctx, l.m.ID)
+}
+
+// member names the message in the sets of waiting and held messages.
+func (l *lease) member() string {
+	return session.Member(keys.Queue(string(l.m.Channel), l.m.Campaign != ""), l.m.ID)
+}
+
+// order ranks messages in enqueue order (microseconds fit a float64 exactly).
+func order(m *tasks.Message) float64 { return float64(m.CreatedAt.UnixMicro()) }
+
+// claim is the chain's lease stage: it takes the send lease, unless the
+// message is finished (the run ends) or another run holds it (the message
+// comes back when that lease ends). The claim goes to Redis in one round
+// trip with what comes next: the session window to look up (text and media
+// on a channel with one), or else the rate-limit reservation (a slot taken
+// by a message that turns out finished is simply not used).
+func (j *job) claim(ctx context.Context, now time.Time) error {
+	w, m := j.w, j.m
+	windowed := w.windows.Applies(m)
+	j.inGate = !windowed && j.gate().tryEnter()
+	var claimed func() (outcome.Claim, error)
+	var reserved func() (ratelimit.Reservation, error)
+	w.batch.do(ctx, func(p redis.Pipeliner) {
+		claimed = j.lease.ClaimIn(ctx, p, j.leaseTime(), now)
+		if windowed {
+			j.looked = w.windows.LookupIn(ctx, p, m, now)
+		} else if j.inGate {
+			reserved = w.slots.ReserveIn(ctx, p, j.slotRequest())
+		}
+	})
+	c, err := claimed()
+	if err != nil {
+		return j.redisDown(err)
+	}
+	j.claimed = c
+	if reserved != nil {
+		if r, rerr := reserved(); rerr == nil {
+			j.pre = &r
+		}
+	}
+	switch c.Status {
+	case outcome.AlreadyDone:
+		j.result = "duplicate"
+		return errDone
+	case outcome.Busy:
+		j.result = "busy"
+		return deferFor(c.Wait, "another worker is sending it")
+	}
+	return nil
+}
+
+// leaseTime covers the longest a run may hold a message: a limiter wait,
+// the window probe and the API call, with a margin.
+func (j *job) leaseTime() time.Duration {
 	return j.w.cfg.MaxBlock + 2*j.w.cfg.SendTimeout + 5*time.Second
 }
 
@@ -28,11 +148,11 @@ func (j *job) lease() time.Duration {
 // long as the lease lasts (a restart, a failover) — even through shutdown.
 func (j *job) finish(ctx context.Context, r outcome.Result) error {
 	ctx = context.WithoutCancel(ctx)
-	deadline := j.start.Add(j.lease() - time.Second)
+	deadline := j.start.Add(j.leaseTime() - time.Second)
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
 		var finished func() (outcome.State, error)
 		j.w.batch.do(ctx, func(p redis.Pipeliner) {
-			finished = j.w.outcomes.FinishIn(ctx, p, j.m, j.token, r, j.w.now())
+			finished = j.lease.FinishIn(ctx, p, r)
 		})
 		_, err := finished()
 		if err == nil {
@@ -62,17 +182,10 @@ func (j *job) finish(ctx context.Context, r outcome.Result) error {
 
 // giveBack returns the send lease without changing anything else.
 func (j *job) giveBack(ctx context.Context) error {
-	if err := j.returnLease(ctx); err != nil {
+	if err := j.lease.Return(ctx); err != nil {
 		return j.redisDown(err)
 	}
 	return nil
-}
-
-// returnLease releases the run's send lease; the record is otherwise left
-// as it is.
-func (j *job) returnLease(ctx context.Context) error {
-	_, err := j.w.outcomes.Park(ctx, j.m, j.token, "", outcome.KeepError, 0, 0, nil, 0, "", j.w.now())
-	return err
 }
 
 // release gives the lease back after an error before any API call, and
@@ -94,7 +207,7 @@ func (j *job) release(ctx context.Context, cause error) error {
 func (j *job) giveBackSoon(ctx context.Context) {
 	ctx = context.WithoutCancel(ctx)
 	for wait := 100 * time.Millisecond; ; wait *= 2 {
-		if err := j.returnLease(ctx); err == nil || wait > 2*time.Second {
+		if err := j.lease.Return(ctx); err == nil || wait > 2*time.Second {
 			return
 		}
 		_ = sleep(ctx, wait)
@@ -107,18 +220,4 @@ func (j *job) redisDown(err error) error {
 	j.result = "redis_error"
 	j.logger().Error("redis error", "error", err)
 	return fmt.Errorf("redis: %w", err)
-}
-
-// member names the message in the sets of waiting and held messages.
-func (j *job) member() string {
-	return session.Member(keys.Queue(string(j.m.Channel), j.m.Campaign != ""), j.m.ID)
-}
-
-// order ranks messages in enqueue order (microseconds fit a float64 exactly).
-func order(m *tasks.Message) float64 { return float64(m.CreatedAt.UnixMicro()) }
-
-func newToken() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }

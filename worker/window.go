@@ -4,19 +4,24 @@ import (
 	"context"
 	"time"
 
-	"github.com/sendq/sendq/internal/outcome"
 	"github.com/sendq/sendq/internal/session"
 	"github.com/sendq/sendq/tasks"
 	"github.com/sendq/sendq/whautomate"
 )
 
-// checkWindow applies the session rule to what the lookup found (st): with
-// the window known closed the message is parked without an API call; unknown
-// for a contact id, the contact's latest messages are asked; otherwise the
-// send is tried.
-func (j *job) checkWindow(ctx context.Context, st session.Status, now time.Time) error {
-	m := j.m
-	if st == session.Unknown && m.To.ContactID != "" {
+// checkWindow is the chain's window stage, on what the claim's lookup
+// found (nothing to do when no window applies): with the window known
+// closed the message is parked without an API call; unknown for a contact
+// id, the contact's latest messages are asked; otherwise the send is tried.
+func (j *job) checkWindow(ctx context.Context, now time.Time) error {
+	if j.looked == nil {
+		return nil
+	}
+	st, err := j.looked()
+	if err != nil {
+		return j.release(ctx, err)
+	}
+	if st == session.Unknown && j.m.To.ContactID != "" {
 		st = j.probeWindow(ctx, now)
 	}
 	if st != session.Closed {
@@ -38,10 +43,10 @@ func (j *job) probeWindow(ctx context.Context, now time.Time) session.Status {
 		return session.Unknown
 	}
 	if in, ok := latestIncoming(page, m.Channel); ok {
-		if err := w.sessions.RecordInbound(ctx, m.Channel, m.To.ContactID, "", in.Timestamp); err != nil {
+		if err := w.windows.RecordInbound(ctx, m.Channel, m.To.ContactID, "", in.Timestamp); err != nil {
 			return session.Unknown
 		}
-		if now.Before(in.Timestamp.Add(w.sessions.Window(m.Channel))) {
+		if now.Before(in.Timestamp.Add(w.windows.Window(m.Channel))) {
 			return session.Open
 		}
 		return session.Closed
@@ -49,7 +54,7 @@ func (j *job) probeWindow(ctx context.Context, now time.Time) session.Status {
 	if len(page.Messages) == 0 {
 		return session.Unknown // a contact with no history: let the send decide
 	}
-	_ = w.sessions.RecordClosed(ctx, m, now)
+	_ = w.windows.RecordClosed(ctx, m, now)
 	return session.Closed
 }
 
@@ -72,15 +77,8 @@ func latestIncoming(page *whautomate.MessagePage, ch tasks.Channel) (whautomate.
 // park sets the message aside until its contact writes (or a re-check, or
 // its expiry), unless the window opened meanwhile.
 func (j *job) park(ctx context.Context, calls int, reason string) error {
-	w, m := j.w, j.m
-	now := w.now()
-	sessions, waiting := session.Waits(m.Channel, m.To)
-	waits := make([]outcome.Wait, len(sessions))
-	for i := range sessions {
-		waits[i] = outcome.Wait{Session: sessions[i], Waiting: waiting[i]}
-	}
-	opened, err := w.outcomes.Park(ctx, m, j.token, outcome.WaitingSession, reason, calls,
-		w.sessions.Window(m.Channel), waits, order(m), j.member(), now)
+	now := j.w.now()
+	opened, err := j.lease.ParkForWindow(ctx, reason, calls, j.w.windows.Window(j.m.Channel))
 	if err != nil {
 		return j.redisDown(err)
 	}
@@ -97,6 +95,6 @@ func (j *job) park(ctx context.Context, calls int, reason string) error {
 // Recheck), or at its expiry if that comes first. A client-id recipient,
 // which no inbound event names, is only ever released this way.
 func (j *job) recheckIn(now time.Time) time.Duration {
-	backoff := min(time.Minute<<min(j.calls, 10), j.w.cfg.Recheck)
+	backoff := min(time.Minute<<min(j.claimed.Attempts, 10), j.w.cfg.Recheck)
 	return max(min(backoff, j.expiresAt().Sub(now)), 0)
 }
