@@ -11,9 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/sendq/sendq/internal/keys"
 	"github.com/sendq/sendq/internal/outcome"
-	"github.com/sendq/sendq/internal/session"
 	"github.com/sendq/sendq/ratelimit"
 	"github.com/sendq/sendq/tasks"
 )
@@ -39,9 +37,9 @@ func newToken() string {
 	return hex.EncodeToString(b[:])
 }
 
-// ClaimIn queues the claim of the lease, for d, on p (see outcome.Store.Claim).
+// ClaimIn queues on p the claim of the lease, for d (see outcome.Store.ClaimIn).
 func (l *lease) ClaimIn(ctx context.Context, p redis.Pipeliner, d time.Duration, now time.Time) func() (outcome.Claim, error) {
-	return l.records.ClaimIn(ctx, p, l.m, l.token, d, order(l.m), l.member(), now)
+	return l.records.ClaimIn(ctx, p, l.m, l.token, d, now)
 }
 
 // FinishIn queues on p the record of how the message ended, giving the lease back.
@@ -57,15 +55,13 @@ func (l *lease) Finish(ctx context.Context, r outcome.Result) error {
 
 // Return gives the lease back; nothing else changes.
 func (l *lease) Return(ctx context.Context) error {
-	_, err := l.records.Park(ctx, l.m, l.token, "", outcome.KeepError, 0, 0, nil, 0, "", l.now())
-	return err
+	return l.records.ReturnLease(ctx, l.m, l.token, l.now())
 }
 
 // Retry records the message retrying after calls API calls, for reason, and
 // gives the lease back.
 func (l *lease) Retry(ctx context.Context, reason string, calls int) error {
-	_, err := l.records.Park(ctx, l.m, l.token, outcome.Retrying, reason, calls, 0, nil, 0, "", l.now())
-	return err
+	return l.records.Retry(ctx, l.m, l.token, reason, calls, l.now())
 }
 
 // ParkForWindow sets the message aside until its contact's window (of
@@ -73,13 +69,7 @@ func (l *lease) Retry(ctx context.Context, reason string, calls int) error {
 // unless the window opened meanwhile: then the lease is kept and opened is
 // true.
 func (l *lease) ParkForWindow(ctx context.Context, reason string, calls int, window time.Duration) (opened bool, err error) {
-	m := l.m
-	sessions, waiting := session.Waits(m.Channel, m.To)
-	waits := make([]outcome.Wait, len(sessions))
-	for i := range sessions {
-		waits[i] = outcome.Wait{Session: sessions[i], Waiting: waiting[i]}
-	}
-	return l.records.Park(ctx, m, l.token, outcome.WaitingSession, reason, calls, window, waits, order(m), l.member(), l.now())
+	return l.records.ParkForWindow(ctx, l.m, l.token, reason, calls, window, l.now())
 }
 
 // MarkAmbiguous notes that the run's call may have sent the message without
@@ -87,14 +77,6 @@ func (l *lease) ParkForWindow(ctx context.Context, reason string, calls int, win
 func (l *lease) MarkAmbiguous(ctx context.Context) error {
 	return l.records.MarkAmbiguous(ctx, l.m.ID)
 }
-
-// member names the message in the sets of waiting and held messages.
-func (l *lease) member() string {
-	return session.Member(keys.Queue(string(l.m.Channel), l.m.Campaign != ""), l.m.ID)
-}
-
-// order ranks messages in enqueue order (microseconds fit a float64 exactly).
-func order(m *tasks.Message) float64 { return float64(m.CreatedAt.UnixMicro()) }
 
 // claim is the chain's lease stage: it takes the send lease, unless the
 // message is finished (the run ends) or another run holds it (the message

@@ -18,12 +18,12 @@ import (
 
 // records is what the chain asks of the outcome store (*outcome.Store).
 type records interface {
-	ClaimIn(ctx context.Context, p redis.Pipeliner, m *tasks.Message, token string, lease time.Duration,
-		order float64, heldMember string, now time.Time) func() (outcome.Claim, error)
+	ClaimIn(ctx context.Context, p redis.Pipeliner, m *tasks.Message, token string, lease time.Duration, now time.Time) func() (outcome.Claim, error)
 	FinishIn(ctx context.Context, p redis.Pipeliner, m *tasks.Message, token string, r outcome.Result, now time.Time) func() (outcome.State, error)
 	Finish(ctx context.Context, m *tasks.Message, token string, r outcome.Result, now time.Time) (outcome.State, error)
-	Park(ctx context.Context, m *tasks.Message, token string, state outcome.State, reason string, calls int,
-		window time.Duration, waits []outcome.Wait, order float64, member string, now time.Time) (opened bool, err error)
+	ReturnLease(ctx context.Context, m *tasks.Message, token string, now time.Time) error
+	Retry(ctx context.Context, m *tasks.Message, token, reason string, calls int, now time.Time) error
+	ParkForWindow(ctx context.Context, m *tasks.Message, token, reason string, calls int, window time.Duration, now time.Time) (opened bool, err error)
 	MarkAmbiguous(ctx context.Context, id string) error
 	CampaignStateOf(ctx context.Context, id string) (outcome.CampaignState, error)
 }
