@@ -33,7 +33,7 @@ type windows interface {
 	Applies(m *tasks.Message) bool
 	Window(ch tasks.Channel) time.Duration
 	LookupIn(ctx context.Context, p redis.Pipeliner, m *tasks.Message, now time.Time) func() (session.Status, error)
-	RecordInbound(ctx context.Context, ch tasks.Channel, contactID, phone string, at time.Time) error
+	RecordProbed(ctx context.Context, m *tasks.Message, at, now time.Time) (session.Status, error)
 	RecordClosed(ctx context.Context, m *tasks.Message, at time.Time) error
 }
 

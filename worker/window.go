@@ -43,13 +43,11 @@ func (j *job) probeWindow(ctx context.Context, now time.Time) session.Status {
 		return session.Unknown
 	}
 	if in, ok := latestIncoming(page, m.Channel); ok {
-		if err := w.windows.RecordInbound(ctx, m.Channel, m.To.ContactID, "", in.Timestamp); err != nil {
+		st, err := w.windows.RecordProbed(ctx, m, in.Timestamp, now)
+		if err != nil {
 			return session.Unknown
 		}
-		if now.Before(in.Timestamp.Add(w.windows.Window(m.Channel))) {
-			return session.Open
-		}
-		return session.Closed
+		return st
 	}
 	if len(page.Messages) == 0 {
 		return session.Unknown // a contact with no history: let the send decide

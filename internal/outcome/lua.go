@@ -1,6 +1,10 @@
 package outcome
 
-import "github.com/redis/go-redis/v9"
+import (
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sendq/sendq/internal/session"
+)
 
 // Every script that changes a record goes through move(), so the record, its
 // campaign's counts and the event stream change together.
@@ -241,21 +245,18 @@ set_aside('retrying', ARGV[6], ARGV[7])
 return 1
 `)
 
-// parkScript sets a message aside to wait for its contact's session
-// window. KEYS 6.. pairs (session hash, waiting set) for each of the
-// recipient's identities. ARGV 6 reason, 7 calls made, 8 window ms (0: do
-// not check the window), 9 order score, 10 member for the waiting sets.
-// Returns "open" when a session window is open by now (nothing parked, the
-// lease kept), else "parked".
-var parkScript = redis.NewScript(luaPrelude + luaSetAside + `
+// parkScript sets a message aside to wait for its contact's session window,
+// unless one opened meanwhile (by the session rule: see session.WindowLua).
+// KEYS 6.. pairs (session hash, waiting set) for each of the recipient's
+// identities. ARGV 6 reason, 7 calls made, 8 window ms (0: do not check the
+// window), 9 order score, 10 member for the waiting sets. Returns "open"
+// when a session window is open by now (nothing parked, the lease kept),
+// else "parked".
+var parkScript = redis.NewScript(luaPrelude + luaSetAside + session.WindowLua + `
 local window = tonumber(ARGV[8])
 if window > 0 then
   for i = 6, #KEYS, 2 do
-    local inb, closed = unpack(redis.call('HMGET', KEYS[i], 'in', 'cl'))
-    inb = tonumber(inb or '0')
-    if inb > 0 and inb + window > tonumber(now) and inb >= tonumber(closed or '0') then
-      return 'open'
-    end
+    if session_window(KEYS[i], window, now) == 'open' then return 'open' end
   end
   for i = 7, #KEYS, 2 do
     redis.call('ZADD', KEYS[i], ARGV[9], ARGV[10])
