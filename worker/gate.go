@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sendq/sendq/ratelimit"
+	"github.com/sendq/sendq/tasks"
 )
 
 // A gate bounds how many slots of one limited channel a worker process holds
@@ -47,6 +48,15 @@ func newGate(l ratelimit.Limit, concurrency int) *gate {
 		return nil
 	}
 	return &gate{free: n}
+}
+
+// newGates returns the gates of the channels limited to limits (spaced).
+func newGates(limits map[tasks.Channel]ratelimit.Limit, concurrency int) map[tasks.Channel]*gate {
+	gates := map[tasks.Channel]*gate{}
+	for ch, l := range limits {
+		gates[ch] = newGate(l, concurrency)
+	}
+	return gates
 }
 
 // tryEnter passes the gate if a place is free at once.

@@ -40,8 +40,10 @@ func TestReleaseOutlastsABriefOutage(t *testing.T) {
 		To: tasks.Recipient{ContactID: "c1"}, Template: &tasks.Template{Name: "t", Language: "en"}}
 	_, _, err = w.outcomes.Create(ctx, m, outcome.Queued, time.Now())
 	require.NoError(t, err)
-	j := &job{w: w, m: m, token: "tok", start: time.Now()}
-	c, err := w.outcomes.Claim(ctx, m, j.token, time.Minute, 0, "", time.Now())
+	j := &job{w: w, m: m, lease: w.newLease(m), start: time.Now()}
+	var claimed func() (outcome.Claim, error)
+	w.batch.do(ctx, func(p redis.Pipeliner) { claimed = j.lease.ClaimIn(ctx, p, time.Minute, time.Now()) })
+	c, err := claimed()
 	require.NoError(t, err)
 	require.Equal(t, outcome.Claimed, c.Status)
 

@@ -146,9 +146,11 @@ type Worker struct {
 	cfg      Config
 	rdb      redis.UniversalClient
 	api      API
-	outcomes *outcome.Store
-	sessions *session.Store
-	limiter  *ratelimit.Limiter
+	outcomes *outcome.Store                    // for the webhook and tests; the chain asks records
+	sessions *session.Store                    // for the webhook; the chain asks windows
+	records  records                           // the outcome store, as the send chain asks it
+	windows  windows                           // the session store, as the send chain asks it
+	slots    slots                             // the rate limiter
 	limits   map[tasks.Channel]ratelimit.Limit // cfg.Limits, spaced
 	paces    map[tasks.Channel]ratelimit.Limit // cfg.RecipientLimits, spaced
 	gates    map[tasks.Channel]*gate           // per limited channel; see gate
@@ -218,19 +220,17 @@ func New(cfg Config) (*Worker, error) {
 		return nil, fmt.Errorf("worker: %w", err)
 	}
 	limits := spaced(cfg.Limits)
-	gates := map[tasks.Channel]*gate{}
-	for ch, l := range limits {
-		gates[ch] = newGate(l, cfg.Concurrency)
-	}
 	return &Worker{
 		cfg:      cfg,
 		rdb:      cfg.Redis,
 		api:      cfg.API,
 		outcomes: outcomes,
 		sessions: sessions,
-		limiter:  limiter,
+		records:  outcomes,
+		windows:  sessions,
+		slots:    limiter,
 		limits:   limits,
-		gates:    gates,
+		gates:    newGates(limits, cfg.Concurrency),
 		batch:    &batcher{rdb: cfg.Redis},
 		paces:    spaced(cfg.RecipientLimits),
 		ins:      asynq.NewInspectorFromRedisClient(cfg.Redis),

@@ -62,7 +62,7 @@ func BenchmarkClaimFinish(b *testing.B) {
 						}
 						m := msgs[i]
 						token := fmt.Sprintf("t%d", i)
-						c, err := s.Claim(ctx, m, token, time.Minute, float64(i), m.ID, now)
+						c, err := claim(ctx, s, m, token, time.Minute, now)
 						if err != nil || c.Status != Claimed {
 							b.Errorf("claim %s: %v %v", m.ID, c.Status, err)
 							return

@@ -1,6 +1,10 @@
 package outcome
 
-import "github.com/redis/go-redis/v9"
+import (
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sendq/sendq/internal/session"
+)
 
 // Every script that changes a record goes through move(), so the record, its
 // campaign's counts and the event stream change together.
@@ -156,7 +160,7 @@ return {'claimed', attempts, ambiguous, 0}
 // KEYS 5 campaign in-flight set, 6 upstream-id index (or the record key),
 // 7 campaign rate counter for this second (or the record key).
 // ARGV 5 token, 6 new state, 7 calls made (added to attempts), 8 upstream id,
-// 9 error ("-" keeps the last one), 10 retention ms, 11 auto-pause: window ms,
+// 9 error ("" clears it), 10 retention ms, 11 auto-pause: window ms,
 // 12 min sample, 13 failure ratio (0 disables).
 // Returns the state before.
 var finishScript = redis.NewScript(luaPrelude + `
@@ -176,7 +180,7 @@ if ARGV[8] ~= '' then
   extra = {'u', ARGV[8]}
   redis.call('SET', KEYS[6], id, 'PX', ARGV[10])
 end
-if ARGV[9] == '' then table.insert(del, 'e') elseif ARGV[9] ~= '-' then put('e', ARGV[9]) end
+if ARGV[9] == '' then table.insert(del, 'e') else put('e', ARGV[9]) end
 local calls = tonumber(ARGV[7])
 if calls > 0 then put('at', string.format('%d', tonumber(at or '0') + calls)) end
 if new == 'sent' then put('sa', now) end
@@ -212,33 +216,52 @@ end
 return old or ''
 `)
 
-// parkScript sets a claimed message aside without sending: waiting for a
-// session window, or rescheduled (state unchanged) after a rate-limit wait.
-// KEYS 5 campaign in-flight set, then pairs (session hash, waiting set) for
-// each recipient key. ARGV 5 token, 6 new state ("" keeps it), 7 error ("-"
-// keeps it), 8 calls made, 9 window ms (0: do not check the window),
-// 10 order score, 11 member for the waiting sets.
-// Returns "open" when a session window is open by now (nothing parked, the
-// lease kept), else "parked".
-var parkScript = redis.NewScript(luaPrelude + `
-local window = tonumber(ARGV[9])
+// The scripts that end a run without a send (returnScript, retryScript,
+// parkScript) share KEYS 5, the campaign in-flight set, and ARGV 5, the
+// run's token.
+
+// luaSetAside ends a run without a send: the calls it made are added to the
+// attempts, its reason becomes the record's error, the record moves to
+// state, and the lease is given back.
+const luaSetAside = `
+local function set_aside(state, reason, calls)
+  if tonumber(calls) > 0 then redis.call('HINCRBY', okey, 'at', calls) end
+  if reason == '' then redis.call('HDEL', okey, 'e') else redis.call('HSET', okey, 'e', reason) end
+  move(state)
+  release_lease(ARGV[5])
+end
+`
+
+// returnScript gives the lease back; nothing else changes.
+var returnScript = redis.NewScript(luaPrelude + `
+release_lease(ARGV[5])
+return 1
+`)
+
+// retryScript records a run that will be retried. ARGV 6 reason, 7 calls
+// made.
+var retryScript = redis.NewScript(luaPrelude + luaSetAside + `
+set_aside('retrying', ARGV[6], ARGV[7])
+return 1
+`)
+
+// parkScript sets a message aside to wait for its contact's session window,
+// unless one opened meanwhile (by the session rule: see session.WindowLua).
+// KEYS 6.. pairs (session hash, waiting set) for each of the recipient's
+// identities. ARGV 6 reason, 7 calls made, 8 window ms (0: do not check the
+// window), 9 order score, 10 member for the waiting sets. Returns "open"
+// when a session window is open by now (nothing parked, the lease kept),
+// else "parked".
+var parkScript = redis.NewScript(luaPrelude + luaSetAside + session.WindowLua + `
+local window = tonumber(ARGV[8])
 if window > 0 then
   for i = 6, #KEYS, 2 do
-    local inb, closed = unpack(redis.call('HMGET', KEYS[i], 'in', 'cl'))
-    inb = tonumber(inb or '0')
-    if inb > 0 and inb + window > tonumber(now) and inb >= tonumber(closed or '0') then
-      return 'open'
-    end
+    if session_window(KEYS[i], window, now) == 'open' then return 'open' end
   end
   for i = 7, #KEYS, 2 do
-    redis.call('ZADD', KEYS[i], ARGV[10], ARGV[11])
+    redis.call('ZADD', KEYS[i], ARGV[9], ARGV[10])
   end
 end
-if tonumber(ARGV[8]) > 0 then redis.call('HINCRBY', okey, 'at', ARGV[8]) end
-if ARGV[7] ~= '-' then
-  if ARGV[7] == '' then redis.call('HDEL', okey, 'e') else redis.call('HSET', okey, 'e', ARGV[7]) end
-end
-if ARGV[6] ~= '' then move(ARGV[6]) end
-release_lease(ARGV[5])
+set_aside('waiting_session', ARGV[6], ARGV[7])
 return 'parked'
 `)

@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sendq/sendq/internal/keys"
+	"github.com/sendq/sendq/internal/session"
 	"github.com/sendq/sendq/tasks"
 )
 
@@ -152,7 +153,7 @@ func (s *Store) Get(ctx context.Context, id string) (*Record, error) {
 	return r, nil
 }
 
-// ClaimStatus is what Claim found.
+// ClaimStatus is what a claim found.
 type ClaimStatus string
 
 // The claim results.
@@ -164,7 +165,7 @@ const (
 	Busy           ClaimStatus = "busy"      // another run holds the lease (Wait tells how long)
 )
 
-// Claim is the answer of Store.Claim.
+// Claim is the answer of a claim (see ClaimIn).
 type Claim struct {
 	Status ClaimStatus
 	// Attempts is the number of API calls made for this message so far.
@@ -177,21 +178,15 @@ type Claim struct {
 	Wait time.Duration
 }
 
-// Claim starts a send attempt of m by the run named token: it checks that the
-// message is unfinished and its campaign neither paused nor cancelled, and
-// takes a lease for lease. A message of a paused campaign is set aside as
-// heldMember, ranked by order.
-func (s *Store) Claim(ctx context.Context, m *tasks.Message, token string, lease time.Duration, order float64, heldMember string, now time.Time) (Claim, error) {
-	k, a := s.claimArgs(m, token, lease, order, heldMember, now)
-	return parseClaim(m, claimScript.Run(ctx, s.rdb, k, a...))
-}
-
-// ClaimIn is Claim queued on the pipeline p, to go in one round trip with
-// other commands (the rate limiter's reservation); call the returned
-// function after p.Exec for the answer.
-func (s *Store) ClaimIn(ctx context.Context, p redis.Pipeliner, m *tasks.Message, token string, lease time.Duration,
-	order float64, heldMember string, now time.Time) func() (Claim, error) {
-	k, a := s.claimArgs(m, token, lease, order, heldMember, now)
+// ClaimIn queues on p the start of a send attempt of m by the run named
+// token, to go in one round trip with other commands (the rate limiter's
+// reservation, the session lookup); call the returned function after p.Exec
+// for the answer. The claim checks that the message is unfinished and its
+// campaign neither paused nor cancelled, and takes a lease for lease. A
+// message of a paused campaign is set aside in the campaign's held set, in
+// enqueue order, for its resume to release.
+func (s *Store) ClaimIn(ctx context.Context, p redis.Pipeliner, m *tasks.Message, token string, lease time.Duration, now time.Time) func() (Claim, error) {
+	k, a := s.claimArgs(m, token, lease, now)
 	answer := s.evalIn(ctx, p, claimScript, k, a)
 	return func() (Claim, error) { return parseClaim(m, answer()) }
 }
@@ -209,14 +204,14 @@ func (s *Store) evalIn(ctx context.Context, p redis.Pipeliner, script *redis.Scr
 	}
 }
 
-func (s *Store) claimArgs(m *tasks.Message, token string, lease time.Duration, order float64, heldMember string, now time.Time) ([]string, []any) {
+func (s *Store) claimArgs(m *tasks.Message, token string, lease time.Duration, now time.Time) ([]string, []any) {
 	k, a := s.common(m, now)
 	held := keys.Outcome(m.ID)
 	if m.Campaign != "" {
 		held = keys.CampaignHeld(m.Campaign)
 	}
 	k = append(k, s.inflightKey(m), held)
-	a = append(a, token, lease.Milliseconds(), order, s.unfinishedTTL(), heldMember)
+	a = append(a, token, lease.Milliseconds(), order(m), s.unfinishedTTL(), member(m))
 	return k, append(a, recordFields(m)...)
 }
 
@@ -234,7 +229,7 @@ func parseClaim(m *tasks.Message, cmd *redis.Cmd) (Claim, error) {
 }
 
 // MarkAmbiguous notes that a send of the message may have gone out without
-// an answer: the next Claim reports it Ambiguous, so that the next run
+// an answer: the next claim reports it Ambiguous, so that the next run
 // checks before sending again.
 func (s *Store) MarkAmbiguous(ctx context.Context, id string) error {
 	if err := s.rdb.HSet(ctx, keys.Outcome(id), "amb", 1).Err(); err != nil {
@@ -248,12 +243,9 @@ type Result struct {
 	State      State
 	Calls      int    // API calls this run made
 	UpstreamID string // the upstream message id, when sent
-	// Error is the reason to record; KeepError leaves the last one.
+	// Error is the reason to record ("" clears the last one).
 	Error string
 }
-
-// KeepError as Result.Error (or Park's reason) leaves the recorded error as it is.
-const KeepError = "-"
 
 // Finish records the end of a run that held the lease token (token "" for a
 // decision made without a lease, such as expiry) and returns the state before.
@@ -294,33 +286,67 @@ func parseFinish(m *tasks.Message, cmd *redis.Cmd) (State, error) {
 	return State(old), nil
 }
 
-// Wait is where a parked message waits for its session window.
-type Wait struct {
-	Session string // the session hash (see package session)
-	Waiting string // the sorted set of messages waiting on it
+// ReturnLease gives back the send lease the run named token holds, and
+// changes nothing else: the run stops before its call (a rate-limit wait
+// too long, a paused campaign, shutdown, a Redis error).
+func (s *Store) ReturnLease(ctx context.Context, m *tasks.Message, token string, now time.Time) error {
+	k, a := s.setAsideArgs(m, token, now)
+	if err := returnScript.Run(ctx, s.rdb, k, a...).Err(); err != nil {
+		return fmt.Errorf("outcome: return lease %s: %w", m.ID, err)
+	}
+	return nil
 }
 
-// Park sets a claimed message aside without sending and gives the lease back.
-// With waits and window > 0 it first checks, atomically, whether one of the
-// session windows has opened meanwhile: then it parks nothing, keeps the lease
-// and returns opened = true. Otherwise it adds member to every waiting set
-// with score order. state "" keeps the state; reason KeepError keeps the error.
-func (s *Store) Park(ctx context.Context, m *tasks.Message, token string, state State, reason string, calls int,
-	window time.Duration, waits []Wait, order float64, member string, now time.Time) (opened bool, err error) {
-	k, a := s.common(m, now)
-	k = append(k, s.inflightKey(m))
-	for _, w := range waits {
-		k = append(k, w.Session, w.Waiting)
+// Retry records that the message is retrying, for reason, after calls API
+// calls of the run named token (added to its attempts), and gives the
+// lease back.
+func (s *Store) Retry(ctx context.Context, m *tasks.Message, token, reason string, calls int, now time.Time) error {
+	k, a := s.setAsideArgs(m, token, now)
+	a = append(a, reason, calls)
+	if err := retryScript.Run(ctx, s.rdb, k, a...).Err(); err != nil {
+		return fmt.Errorf("outcome: retry %s: %w", m.ID, err)
 	}
-	if len(waits) == 0 {
+	return nil
+}
+
+// ParkForWindow sets the message aside, waiting for its contact's session
+// window, after calls API calls of the run named token, and gives the
+// lease back. With a window (window > 0) and a recipient whose window is
+// kept (see session.Waits), it first checks, atomically, whether the window
+// opened meanwhile: then it parks nothing, keeps the lease and returns
+// opened = true; otherwise it adds the message to the recipient's waiting
+// sets, in enqueue order, for the contact's next message to release.
+func (s *Store) ParkForWindow(ctx context.Context, m *tasks.Message, token, reason string, calls int,
+	window time.Duration, now time.Time) (opened bool, err error) {
+	k, a := s.setAsideArgs(m, token, now)
+	sessions, waiting := session.Waits(m.Channel, m.To)
+	for i := range sessions {
+		k = append(k, sessions[i], waiting[i])
+	}
+	if len(sessions) == 0 {
 		window = 0
 	}
-	a = append(a, token, string(state), reason, calls, window.Milliseconds(), order, member)
+	a = append(a, reason, calls, window.Milliseconds(), order(m), member(m))
 	res, err := parkScript.Run(ctx, s.rdb, k, a...).Text()
 	if err != nil {
 		return false, fmt.Errorf("outcome: park %s: %w", m.ID, err)
 	}
 	return res == "open", nil
+}
+
+func (s *Store) setAsideArgs(m *tasks.Message, token string, now time.Time) ([]string, []any) {
+	k, a := s.common(m, now)
+	return append(k, s.inflightKey(m)), append(a, token)
+}
+
+// order ranks messages in enqueue order in the waiting and held sets
+// (microseconds fit a float64 exactly).
+func order(m *tasks.Message) float64 { return float64(m.CreatedAt.UnixMicro()) }
+
+// member names the message in the waiting and held sets, as their release
+// reads it (see session.Member).
+func member(m *tasks.Message) string {
+	return session.Member(keys.Queue(string(m.Channel), m.Campaign != ""), m.ID)
 }
 
 // deliveryRank orders the delivery statuses so that a late "delivered" never

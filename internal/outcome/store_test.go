@@ -34,6 +34,14 @@ func msg(id, campaign string) *tasks.Message {
 		To: tasks.Recipient{ContactID: "c1"}, Template: &tasks.Template{Name: "hello", Language: "en"}}
 }
 
+// claim is ClaimIn alone in its pipeline.
+func claim(ctx context.Context, s *Store, m *tasks.Message, token string, lease time.Duration, now time.Time) (Claim, error) {
+	p := s.rdb.Pipeline()
+	claimed := s.ClaimIn(ctx, p, m, token, lease, now)
+	_, _ = p.Exec(ctx) // each command carries its own error
+	return claimed()
+}
+
 func counts(t *testing.T, b *bundle, key string) map[string]string {
 	t.Helper()
 	h, err := b.rdb.HGetAll(context.Background(), key).Result()
@@ -77,7 +85,7 @@ func TestStore(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, b.rdb.ScriptFlush(ctx).Err())
 		p := b.rdb.Pipeline()
-		claimed := s.ClaimIn(ctx, p, m, "tok", time.Minute, 1, "", b.now)
+		claimed := s.ClaimIn(ctx, p, m, "tok", time.Minute, b.now)
 		_, _ = p.Exec(ctx)
 		c, err := claimed()
 		require.NoError(t, err)
@@ -101,7 +109,7 @@ func TestStore(t *testing.T) {
 		m := msg("m1", "camp")
 		_, _, err := s.Create(ctx, m, Queued, b.now)
 		require.NoError(t, err)
-		c, err := s.Claim(ctx, m, "tok", time.Minute, 1, "q "+m.ID, b.now)
+		c, err := claim(ctx, s, m, "tok", time.Minute, b.now)
 		require.NoError(t, err)
 		require.Equal(t, Claim{Status: Claimed}, c)
 
@@ -123,7 +131,7 @@ func TestStore(t *testing.T) {
 		require.Equal(t, "1", c2["n:sent"])
 		require.Zero(t, b.rdb.ZCard(ctx, keys.CampaignInflight("camp")).Val())
 
-		c, err = s.Claim(ctx, m, "tok2", time.Minute, 1, "q "+m.ID, b.now)
+		c, err = claim(ctx, s, m, "tok2", time.Minute, b.now)
 		require.NoError(t, err)
 		require.Equal(t, AlreadyDone, c.Status, "a finished message is never sent again")
 	})
@@ -131,14 +139,14 @@ func TestStore(t *testing.T) {
 	t.Run("BusyWhileAnotherRunHoldsTheLeaseAmbiguousAfter", func(t *testing.T) {
 		s, b := setup(t)
 		m := msg("m1", "")
-		c, err := s.Claim(ctx, m, "a", 10*time.Second, 1, "q "+m.ID, b.now)
+		c, err := claim(ctx, s, m, "a", 10*time.Second, b.now)
 		require.NoError(t, err)
 		require.Equal(t, Claimed, c.Status, "a missing record is created by the claim")
-		c, err = s.Claim(ctx, m, "b", 10*time.Second, 1, "q "+m.ID, b.now.Add(4*time.Second))
+		c, err = claim(ctx, s, m, "b", 10*time.Second, b.now.Add(4*time.Second))
 		require.NoError(t, err)
 		require.Equal(t, Busy, c.Status)
 		require.Equal(t, 6*time.Second, c.Wait)
-		c, err = s.Claim(ctx, m, "b", 10*time.Second, 1, "q "+m.ID, b.now.Add(11*time.Second))
+		c, err = claim(ctx, s, m, "b", 10*time.Second, b.now.Add(11*time.Second))
 		require.NoError(t, err)
 		require.Equal(t, Claimed, c.Status)
 		require.True(t, c.Ambiguous, "the first run never reported back")
@@ -147,19 +155,18 @@ func TestStore(t *testing.T) {
 	t.Run("TheAmbiguousMarkGoesToTheRunThatTakesTheLease", func(t *testing.T) {
 		s, b := setup(t)
 		m := msg("m1", "")
-		_, err := s.Claim(ctx, m, "a", 10*time.Second, 1, "q "+m.ID, b.now)
+		_, err := claim(ctx, s, m, "a", 10*time.Second, b.now)
 		require.NoError(t, err)
 		require.NoError(t, s.MarkAmbiguous(ctx, m.ID)) // a's call went unanswered
-		c, err := s.Claim(ctx, m, "b", 10*time.Second, 1, "q "+m.ID, b.now.Add(time.Second))
+		c, err := claim(ctx, s, m, "b", 10*time.Second, b.now.Add(time.Second))
 		require.NoError(t, err)
 		require.Equal(t, Busy, c.Status, "a still holds the lease")
-		_, err = s.Park(ctx, m, "a", Retrying, "timeout", 1, 0, nil, 0, "", b.now.Add(2*time.Second))
-		require.NoError(t, err)
-		c, err = s.Claim(ctx, m, "c", 10*time.Second, 1, "q "+m.ID, b.now.Add(3*time.Second))
+		require.NoError(t, s.Retry(ctx, m, "a", "timeout", 1, b.now.Add(2*time.Second)))
+		c, err = claim(ctx, s, m, "c", 10*time.Second, b.now.Add(3*time.Second))
 		require.NoError(t, err)
 		require.Equal(t, Claimed, c.Status)
 		require.True(t, c.Ambiguous, "the busy claim left the mark for the run that sends")
-		c, err = s.Claim(ctx, m, "c", 10*time.Second, 1, "q "+m.ID, b.now.Add(4*time.Second))
+		c, err = claim(ctx, s, m, "c", 10*time.Second, b.now.Add(4*time.Second))
 		require.NoError(t, err)
 		require.False(t, c.Ambiguous, "the mark is taken once")
 	})
@@ -168,29 +175,61 @@ func TestStore(t *testing.T) {
 		s, b := setup(t)
 		m := msg("m1", "")
 		m.Kind = tasks.KindText
-		_, err := s.Claim(ctx, m, "a", time.Minute, 1, "q "+m.ID, b.now)
+		_, err := claim(ctx, s, m, "a", time.Minute, b.now)
 		require.NoError(t, err)
-		waits := []Wait{{Session: keys.Session("whatsapp", "c:c1"), Waiting: keys.Waiting("whatsapp", "c:c1")}}
+		hash, waiting := keys.Session("whatsapp", "c:c1"), keys.Waiting("whatsapp", "c:c1")
 
-		opened, err := s.Park(ctx, m, "a", WaitingSession, "closed", 1, 24*time.Hour, waits, 5, "q m1", b.now)
+		opened, err := s.ParkForWindow(ctx, m, "a", "closed", 1, 24*time.Hour, b.now)
 		require.NoError(t, err)
 		require.False(t, opened)
 		r, _ := s.Get(ctx, "m1")
 		require.Equal(t, WaitingSession, r.State)
 		require.Equal(t, 1, r.Attempts)
-		require.Equal(t, []string{"q m1"}, b.rdb.ZRange(ctx, waits[0].Waiting, 0, -1).Val())
+		require.Equal(t, "closed", r.Error)
+		require.Equal(t, []string{"sendq:whatsapp m1"}, b.rdb.ZRange(ctx, waiting, 0, -1).Val())
+		lease, err := b.rdb.HGet(ctx, keys.Outcome("m1"), "lt").Result()
+		require.ErrorIs(t, err, redis.Nil, "lease %q kept", lease)
 
 		// The contact writes; the next park finds the window open.
-		b.rdb.HSet(ctx, waits[0].Session, "in", b.now.Add(-time.Hour).UnixMilli())
-		_, err = s.Claim(ctx, m, "b", time.Minute, 1, "q "+m.ID, b.now)
+		b.rdb.HSet(ctx, hash, "in", b.now.Add(-time.Hour).UnixMilli())
+		_, err = claim(ctx, s, m, "b", time.Minute, b.now)
 		require.NoError(t, err)
-		opened, err = s.Park(ctx, m, "b", WaitingSession, "closed", 0, 24*time.Hour, waits, 5, "q m1", b.now)
+		opened, err = s.ParkForWindow(ctx, m, "b", "closed", 0, 24*time.Hour, b.now)
 		require.NoError(t, err)
 		require.True(t, opened)
+		require.Equal(t, "b", b.rdb.HGet(ctx, keys.Outcome("m1"), "lt").Val(), "an open window keeps the lease")
 		// A window older than 24 h is closed.
-		opened, err = s.Park(ctx, m, "b", WaitingSession, "closed", 0, 30*time.Minute, waits, 5, "q m1", b.now)
+		opened, err = s.ParkForWindow(ctx, m, "b", "closed", 0, 30*time.Minute, b.now)
 		require.NoError(t, err)
 		require.False(t, opened)
+	})
+
+	t.Run("RetryAndReturnLease", func(t *testing.T) {
+		s, b := setup(t)
+		m := msg("m1", "camp")
+		_, err := claim(ctx, s, m, "a", time.Minute, b.now)
+		require.NoError(t, err)
+		require.NoError(t, s.Retry(ctx, m, "a", "rate limited", 1, b.now))
+		r, _ := s.Get(ctx, "m1")
+		require.Equal(t, Retrying, r.State)
+		require.Equal(t, 1, r.Attempts)
+		require.Equal(t, "rate limited", r.Error)
+		require.Equal(t, "1", counts(t, b, keys.Campaign("camp"))["n:retrying"])
+		require.Zero(t, b.rdb.ZCard(ctx, keys.CampaignInflight("camp")).Val())
+
+		_, err = claim(ctx, s, m, "b", time.Minute, b.now)
+		require.NoError(t, err)
+		require.Equal(t, int64(1), b.rdb.ZCard(ctx, keys.CampaignInflight("camp")).Val())
+		require.NoError(t, s.ReturnLease(ctx, m, "b", b.now))
+		r, _ = s.Get(ctx, "m1")
+		require.Equal(t, Retrying, r.State, "returning the lease changes nothing else")
+		require.Equal(t, 1, r.Attempts)
+		require.Equal(t, "rate limited", r.Error)
+		require.Zero(t, b.rdb.ZCard(ctx, keys.CampaignInflight("camp")).Val())
+		c, err := claim(ctx, s, m, "c", time.Minute, b.now)
+		require.NoError(t, err)
+		require.Equal(t, Claimed, c.Status, "the lease is free")
+		require.False(t, c.Ambiguous)
 	})
 
 	t.Run("CampaignPausedAndCancelled", func(t *testing.T) {
@@ -201,17 +240,17 @@ func TestStore(t *testing.T) {
 			require.NoError(t, err)
 		}
 		b.rdb.HSet(ctx, keys.Campaign("camp"), "st", "paused")
-		c, err := s.Claim(ctx, m1, "a", time.Minute, 7, "q "+m1.ID, b.now)
+		c, err := claim(ctx, s, m1, "a", time.Minute, b.now)
 		require.NoError(t, err)
 		require.Equal(t, CampaignPaused, c.Status)
-		require.Equal(t, []string{"q m1"}, b.rdb.ZRange(ctx, keys.CampaignHeld("camp"), 0, -1).Val())
+		require.Equal(t, []string{"sendq:whatsapp:bulk m1"}, b.rdb.ZRange(ctx, keys.CampaignHeld("camp"), 0, -1).Val())
 
 		// Cancel moves unfinished counts to cancelled; records read cancelled.
 		b.rdb.HSet(ctx, keys.Campaign("camp"), "st", "cancelled", "n:queued", 0, "n:cancelled", 2)
 		r, err := s.Get(ctx, "m2")
 		require.NoError(t, err)
 		require.Equal(t, Cancelled, r.State)
-		c, err = s.Claim(ctx, m1, "a", time.Minute, 7, "q "+m1.ID, b.now)
+		c, err = claim(ctx, s, m1, "a", time.Minute, b.now)
 		require.NoError(t, err)
 		require.Equal(t, CampaignCancel, c.Status)
 		cc := counts(t, b, keys.Campaign("camp"))

@@ -4,27 +4,20 @@
 // window, and the index of messages waiting for a window to open.
 //
 // A window is open while now < inbound + window and no refusal came after the
-// inbound message. With no record at all the window is unknown.
+// inbound message. With no record at all the window is unknown. The rule runs
+// in Redis, written once (see WindowLua).
 package session
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sendq/sendq/internal/keys"
 	"github.com/sendq/sendq/tasks"
-)
-
-// Field names of a session hash. The outcome package's park script reads them
-// too (it checks, atomically with parking, that no window opened meanwhile).
-const (
-	FieldInbound = "in" // unix ms of the last inbound message
-	FieldClosed  = "cl" // unix ms of the last "outside the window" answer
 )
 
 // Status is what is known of a contact's window.
@@ -109,82 +102,80 @@ func Who(r tasks.Recipient) []string {
 
 // Lookup tells what is known of m's recipient's window at now.
 func (s *Store) Lookup(ctx context.Context, m *tasks.Message, now time.Time) (Status, error) {
-	p := s.rdb.Pipeline()
-	looked := s.LookupIn(ctx, p, m, now)
-	if _, err := p.Exec(ctx); err != nil {
-		// The command's own error, or one go-redis does not always put on
-		// the command (a dial error once its retries are spent).
-		return Unknown, fmt.Errorf("session: lookup: %w", err)
+	k, a, ok := s.lookupArgs(m, now)
+	if !ok {
+		return Unknown, nil
 	}
-	return looked()
+	return status(lookupScript.Run(ctx, s.rdb, k, a...), "lookup")
 }
 
 // LookupIn is Lookup queued on the pipeline p, to go in one round trip with
 // other commands (the worker's claim); call the returned function after
 // p.Exec for the answer.
 func (s *Store) LookupIn(ctx context.Context, p redis.Pipeliner, m *tasks.Message, now time.Time) func() (Status, error) {
-	who := Who(m.To)
-	if len(who) == 0 {
+	k, a, ok := s.lookupArgs(m, now)
+	if !ok {
 		return func() (Status, error) { return Unknown, nil }
 	}
-	cmd := p.HMGet(ctx, keys.Session(string(m.Channel), who[0]), FieldInbound, FieldClosed)
+	cmd := lookupScript.EvalSha(ctx, p, k, a...)
 	return func() (Status, error) {
-		v, err := cmd.Result()
-		if err == nil && len(v) != 2 {
-			err = fmt.Errorf("%d values for 2 fields", len(v))
+		if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") { // Redis restarted: load it
+			cmd = lookupScript.Run(ctx, s.rdb, k, a...)
 		}
-		if err != nil {
-			return Unknown, fmt.Errorf("session: lookup: %w", err)
-		}
-		return decide(num(v[0]), num(v[1]), s.Window(m.Channel), now), nil
+		return status(cmd, "lookup")
 	}
 }
 
-func decide(inbound, closed int64, window time.Duration, now time.Time) Status {
-	switch {
-	case inbound == 0 && closed == 0:
-		return Unknown
-	case inbound > 0 && inbound >= closed && now.UnixMilli() < inbound+window.Milliseconds():
-		return Open
+// lookupArgs are lookupScript's keys and arguments for m's recipient; not
+// ok for a recipient whose window is not kept (see Who).
+func (s *Store) lookupArgs(m *tasks.Message, now time.Time) ([]string, []any, bool) {
+	who := Who(m.To)
+	if len(who) == 0 {
+		return nil, nil, false
 	}
-	return Closed
+	return []string{keys.Session(string(m.Channel), who[0])}, []any{s.Window(m.Channel).Milliseconds(), now.UnixMilli()}, true
 }
 
-func num(v any) int64 {
-	s, _ := v.(string)
-	n, _ := strconv.ParseInt(s, 10, 64)
-	return n
+// status reads a script's answer, the window as WindowLua tells it.
+func status(cmd *redis.Cmd, op string) (Status, error) {
+	v, err := cmd.Text()
+	if err != nil {
+		return Unknown, fmt.Errorf("session: %s: %w", op, err)
+	}
+	switch v {
+	case "open":
+		return Open, nil
+	case "closed":
+		return Closed, nil
+	}
+	return Unknown, nil
 }
-
-// closedScript records a refusal, keeping the later time.
-var closedScript = redis.NewScript(`
-local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
-if tonumber(ARGV[2]) > cur then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return 1
-`)
-
-// inboundScript records an inbound message: the later inbound time wins, and
-// any refusal on record is forgotten (the contact has written since).
-var inboundScript = redis.NewScript(`
-local cur = tonumber(redis.call('HGET', KEYS[1], 'in') or '0')
-if tonumber(ARGV[1]) > cur then redis.call('HSET', KEYS[1], 'in', ARGV[1]) end
-redis.call('HDEL', KEYS[1], 'cl')
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return 1
-`)
 
 // RecordInbound records an inbound message from a contact (by contact id,
 // phone, or both) at at: it opens or refreshes the window.
 func (s *Store) RecordInbound(ctx context.Context, ch tasks.Channel, contactID, phone string, at time.Time) error {
 	for _, w := range identities(contactID, phone) {
-		err := inboundScript.Run(ctx, s.rdb, []string{keys.Session(string(ch), w)},
-			at.UnixMilli(), s.cfg.Keep.Milliseconds()).Err()
-		if err != nil {
-			return fmt.Errorf("session: record inbound: %w", err)
+		if _, err := s.inbound(ctx, ch, w, at, at); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// RecordProbed records that m's recipient last wrote at at, as the
+// contact's latest messages show when its window is unknown, and returns
+// the window at now.
+func (s *Store) RecordProbed(ctx context.Context, m *tasks.Message, at, now time.Time) (Status, error) {
+	who := Who(m.To)
+	if len(who) == 0 {
+		return Unknown, nil
+	}
+	return s.inbound(ctx, m.Channel, who[0], at, now)
+}
+
+func (s *Store) inbound(ctx context.Context, ch tasks.Channel, who string, at, now time.Time) (Status, error) {
+	return status(inboundScript.Run(ctx, s.rdb, []string{keys.Session(string(ch), who)},
+		at.UnixMilli(), s.cfg.Keep.Milliseconds(), s.Window(ch).Milliseconds(), now.UnixMilli()), "record inbound")
 }
 
 // RecordClosed records that the upstream refused a message to m's recipient
@@ -192,7 +183,7 @@ func (s *Store) RecordInbound(ctx context.Context, ch tasks.Channel, contactID, 
 func (s *Store) RecordClosed(ctx context.Context, m *tasks.Message, at time.Time) error {
 	for _, w := range Who(m.To) {
 		err := closedScript.Run(ctx, s.rdb, []string{keys.Session(string(m.Channel), w)},
-			FieldClosed, at.UnixMilli(), s.cfg.Keep.Milliseconds()).Err()
+			at.UnixMilli(), s.cfg.Keep.Milliseconds()).Err()
 		if err != nil {
 			return fmt.Errorf("session: record closed: %w", err)
 		}

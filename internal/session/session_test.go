@@ -24,9 +24,12 @@ func setup(t *testing.T) (*Store, *redis.Client) {
 	return s, rdb
 }
 
-func TestDecide(t *testing.T) {
+// TestWindowRule: the rule, as WindowLua writes it and Lookup runs it.
+func TestWindowRule(t *testing.T) {
+	ctx := context.Background()
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	ms := func(d time.Duration) int64 { return now.Add(d).UnixMilli() }
+	m := &tasks.Message{ID: "m", Channel: tasks.WhatsApp, Kind: tasks.KindText, To: tasks.Recipient{ContactID: "c1"}, Text: "x"}
 	for _, tc := range []struct {
 		name            string
 		inbound, closed int64
@@ -34,13 +37,22 @@ func TestDecide(t *testing.T) {
 	}{
 		{"NothingOnRecord", 0, 0, Unknown},
 		{"WroteAnHourAgo", ms(-time.Hour), 0, Open},
-		{"WroteJustUnder24hAgo", ms(-24*time.Hour + time.Second), 0, Open},
+		{"WroteJustUnder24hAgo", ms(-24*time.Hour + time.Millisecond), 0, Open},
 		{"Wrote24hAgo", ms(-24 * time.Hour), 0, Closed},
 		{"RefusedAfterTheInbound", ms(-time.Hour), ms(-time.Minute), Closed},
+		{"RefusedAtTheInbound", ms(-time.Hour), ms(-time.Hour), Open},
 		{"RefusedNeverWrote", 0, ms(-time.Minute), Closed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			require.Equal(t, tc.want, decide(tc.inbound, tc.closed, 24*time.Hour, now))
+			s, rdb := setup(t)
+			for f, v := range map[string]int64{fieldInbound: tc.inbound, fieldClosed: tc.closed} {
+				if v != 0 {
+					require.NoError(t, rdb.HSet(ctx, keys.Session("whatsapp", "c:c1"), f, v).Err())
+				}
+			}
+			st, err := s.Lookup(ctx, m, now)
+			require.NoError(t, err)
+			require.Equal(t, tc.want, st)
 		})
 	}
 }
@@ -77,6 +89,38 @@ func TestStore(t *testing.T) {
 		// An inbound stamped earlier than the refusal (clocks differ) still reopens.
 		require.NoError(t, s.RecordInbound(ctx, tasks.WhatsApp, "", "6598765432", now.Add(-time.Minute)))
 		st, _ = s.Lookup(ctx, m, now)
+		require.Equal(t, Open, st)
+	})
+
+	t.Run("AProbeRecordsTheInboundAndTellsTheWindow", func(t *testing.T) {
+		s, _ := setup(t)
+		m := text(tasks.Recipient{ContactID: "c1"})
+		require.NoError(t, s.RecordClosed(ctx, m, now.Add(-time.Minute)))
+		st, err := s.RecordProbed(ctx, m, now.Add(-25*time.Hour), now)
+		require.NoError(t, err)
+		require.Equal(t, Closed, st, "written more than 24 h ago")
+		st, err = s.RecordProbed(ctx, m, now.Add(-time.Hour), now)
+		require.NoError(t, err)
+		require.Equal(t, Open, st)
+		st, _ = s.Lookup(ctx, m, now)
+		require.Equal(t, Open, st, "recorded: the refusal before it is forgotten")
+		st, err = s.RecordProbed(ctx, text(tasks.Recipient{ClientID: "x"}), now, now)
+		require.NoError(t, err)
+		require.Equal(t, Unknown, st, "a client id has no window on record")
+	})
+
+	t.Run("LookupInAfterAScriptFlush", func(t *testing.T) {
+		// A Redis that restarted has no scripts loaded: the pipelined
+		// EVALSHA answers NOSCRIPT, and the look-up goes again with the script.
+		s, rdb := setup(t)
+		m := text(tasks.Recipient{ContactID: "c1"})
+		require.NoError(t, s.RecordInbound(ctx, tasks.WhatsApp, "c1", "", now.Add(-time.Hour)))
+		require.NoError(t, rdb.ScriptFlush(ctx).Err())
+		p := rdb.Pipeline()
+		looked := s.LookupIn(ctx, p, m, now)
+		_, _ = p.Exec(ctx)
+		st, err := looked()
+		require.NoError(t, err)
 		require.Equal(t, Open, st)
 	})
 
@@ -124,6 +168,7 @@ func TestStore(t *testing.T) {
 // has used up its retries, and the lookup used to read such a command as an
 // answer (and index into its empty value).
 func TestLookupWithRedisDown(t *testing.T) {
+	ctx := context.Background()
 	mr := miniredis.RunT(t)
 	addr := mr.Addr()
 	mr.Close()
@@ -132,7 +177,14 @@ func TestLookupWithRedisDown(t *testing.T) {
 	s, err := New(rdb, Config{})
 	require.NoError(t, err)
 	m := &tasks.Message{ID: "m", Channel: tasks.WhatsApp, Kind: tasks.KindText, To: tasks.Recipient{ContactID: "c1"}, Text: "hi"}
-	st, err := s.Lookup(context.Background(), m, time.Now())
+	st, err := s.Lookup(ctx, m, time.Now())
+	require.ErrorContains(t, err, "session: lookup")
+	require.Equal(t, Unknown, st)
+
+	p := rdb.Pipeline()
+	looked := s.LookupIn(ctx, p, m, time.Now())
+	_, _ = p.Exec(ctx)
+	st, err = looked()
 	require.ErrorContains(t, err, "session: lookup")
 	require.Equal(t, Unknown, st)
 }

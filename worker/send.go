@@ -1,0 +1,190 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/sendq/sendq/internal/outcome"
+	"github.com/sendq/sendq/whautomate"
+)
+
+// send is the chain's last stage: it calls the API and does what the
+// answer's class calls for (see actions), which ends with its record.
+func (j *job) send(ctx context.Context) error {
+	w, m := j.w, j.m
+	// The call runs to its own timeout even when shutdown cancels ctx: a send
+	// cut off half way is ambiguous, a finished one is recorded.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.SendTimeout)
+	callStart := w.now()
+	res, err := w.api.Send(sctx, m)
+	cancel()
+	c := answer{res: res, err: err, class: whautomate.Classify(err)}
+	w.m.observeCall(m.Channel, c.class, w.now().Sub(callStart))
+	j.result = c.class.String()
+	act, ok := actions[c.class]
+	if !ok {
+		act = (*job).transient
+	}
+	return act(j, ctx, c)
+}
+
+// answer is what the API made of a send.
+type answer struct {
+	res   *whautomate.SendResult
+	err   error
+	class whautomate.Class
+}
+
+// actions maps each class of answer to what the worker does about it; a
+// class not listed is transient.
+var actions = map[whautomate.Class]func(*job, context.Context, answer) error{
+	whautomate.Sent:                 (*job).sent,
+	whautomate.Permanent:            (*job).failed,
+	whautomate.SessionClosed:        (*job).outsideWindow,
+	whautomate.RateLimited:          (*job).rateLimited,
+	whautomate.RecipientRateLimited: (*job).recipientRateLimited,
+	whautomate.Configuration:        (*job).holdChannel,
+	whautomate.AccountBlocked:       (*job).holdChannel,
+	whautomate.Transient:            (*job).transient,
+}
+
+// attemptLog is the run's logger naming the attempt that made the call.
+func (j *job) attemptLog() *slog.Logger {
+	return j.logger().With("attempt", j.claimed.Attempts+1)
+}
+
+// sent records the message sent.
+func (j *job) sent(ctx context.Context, a answer) error {
+	upstream := ""
+	if a.res != nil {
+		upstream = a.res.ID
+	}
+	return j.finish(ctx, outcome.Result{State: outcome.Sent, Calls: 1, UpstreamID: upstream, Error: ""})
+}
+
+// failed records a refusal the upstream will not change its mind on.
+func (j *job) failed(ctx context.Context, a answer) error {
+	j.attemptLog().Warn("message failed", "error", logErr(a.err))
+	return j.fail(ctx, errText(a.err), a.err)
+}
+
+// fail records the message failed for good, for reason, and tells asynq not
+// to retry.
+func (j *job) fail(ctx context.Context, reason string, cause error) error {
+	if err := j.finish(ctx, outcome.Result{State: outcome.Failed, Calls: 1, Error: reason}); err != nil {
+		return err
+	}
+	return fmt.Errorf("%w: %v", asynq.SkipRetry, cause)
+}
+
+// outsideWindow notes the contact's window closed and parks the message
+// until it opens.
+func (j *job) outsideWindow(ctx context.Context, _ answer) error {
+	if err := j.w.windows.RecordClosed(ctx, j.m, j.w.now()); err != nil {
+		return j.release(ctx, err)
+	}
+	return j.park(ctx, 1, "the upstream refused it as outside the 24-hour window")
+}
+
+// rateLimited cools the channel down for as long as the upstream asks (a
+// second if it does not say) and brings the message back then.
+func (j *job) rateLimited(ctx context.Context, a answer) error {
+	d := whautomate.RetryAfter(a.err)
+	if d <= 0 {
+		d = time.Second
+	}
+	if err := j.w.slots.Cooldown(ctx, string(j.m.Channel), "", d); err != nil {
+		return j.release(ctx, err)
+	}
+	j.attemptLog().Warn("rate limited by the upstream; channel cooling down", "retry_in", d)
+	return j.retryLater(ctx, d, "rate limited by the upstream", a.err)
+}
+
+// recipientRateLimited backs off the recipient (a longer pause each time)
+// and brings the message back after it.
+func (j *job) recipientRateLimited(ctx context.Context, a answer) error {
+	d, err := j.w.slots.PenalizeRecipient(ctx, string(j.m.Channel), j.m.To.Key())
+	if err != nil {
+		return j.release(ctx, err)
+	}
+	j.attemptLog().Warn("pair rate limit hit; backing off this recipient", "retry_in", d)
+	return j.retryLater(ctx, d, "recipient rate limited", a.err)
+}
+
+// holdChannel holds the whole channel for Hold after the upstream refused
+// the account or the key: messages wait, none fail.
+func (j *job) holdChannel(ctx context.Context, a answer) error {
+	w, m := j.w, j.m
+	if err := w.slots.Cooldown(ctx, string(m.Channel), "", w.cfg.Hold); err != nil {
+		return j.release(ctx, err)
+	}
+	w.m.held(m.Channel, a.class)
+	j.attemptLog().Error("the upstream refused the account or key; holding the channel (messages wait, none fail)",
+		"class", a.class.String(), "retry_in", w.cfg.Hold, "error", logErr(a.err))
+	return j.retryLater(ctx, w.cfg.Hold, a.class.String(), a.err)
+}
+
+// transient retries the message with backoff, until its last attempt.
+// asynq's retry count is the number of failed runs so far: only transient
+// failures (and crashes) count, never waits.
+func (j *job) transient(ctx context.Context, a answer) error {
+	failures := 1
+	if n, ok := asynq.GetRetryCount(ctx); ok {
+		failures += n
+	}
+	if failures >= j.w.cfg.MaxAttempts {
+		j.attemptLog().Warn("message failed after its last attempt", "error", logErr(a.err), "failures", failures)
+		return j.fail(ctx, fmt.Sprintf("gave up after %d failed attempts: %s", failures, errText(a.err)), a.err)
+	}
+	if whautomate.Ambiguous(a.err) {
+		// It may have gone out: the next run checks before sending again.
+		if err := j.lease.MarkAmbiguous(ctx); err != nil {
+			return j.redisDown(err)
+		}
+	}
+	j.attemptLog().Info("transient failure; will retry", "error", logErr(a.err))
+	if err := j.lease.Retry(ctx, errText(a.err), 1); err != nil {
+		return j.redisDown(err)
+	}
+	return fmt.Errorf("transient: %w", a.err)
+}
+
+// retryLater records a call that did not count against the attempts and
+// brings the message back after d.
+func (j *job) retryLater(ctx context.Context, d time.Duration, reason string, cause error) error {
+	if err := j.lease.Retry(ctx, reason+": "+errText(cause), 1); err != nil {
+		return j.redisDown(err)
+	}
+	return deferFor(d, reason)
+}
+
+// errText is an API error as recorded: the upstream's reason, never a secret.
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	var apiErr *whautomate.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.Error()
+	}
+	return err.Error()
+}
+
+// logErr is an API error as logged: its HTTP status and upstream code, or
+// the transport failure — never the upstream's message, which may quote a
+// phone number or the text sent (the outcome record keeps the full reason).
+func logErr(err error) string {
+	var apiErr *whautomate.APIError
+	if errors.As(err, &apiErr) {
+		if apiErr.HasCode {
+			return fmt.Sprintf("API answered %d (code %d)", apiErr.Status, apiErr.Code)
+		}
+		return fmt.Sprintf("API answered %d", apiErr.Status)
+	}
+	return err.Error()
+}

@@ -1,0 +1,80 @@
+package worker
+
+import (
+	"context"
+	"time"
+
+	"github.com/sendq/sendq/internal/session"
+)
+
+// checkWindow is the chain's window stage, on what the claim's lookup
+// found (nothing to do when no window applies): with the window known
+// closed the message is parked without an API call; unknown for a contact
+// id, the contact's latest messages are asked; otherwise the send is tried.
+func (j *job) checkWindow(ctx context.Context, now time.Time) error {
+	if j.looked == nil {
+		return nil
+	}
+	st, err := j.looked()
+	if err != nil {
+		return j.release(ctx, err)
+	}
+	if st == session.Unknown && j.m.To.ContactID != "" {
+		st = j.probeWindow(ctx, now)
+	}
+	if st != session.Closed {
+		return nil
+	}
+	return j.park(ctx, 0, "waiting for the contact's 24-hour window")
+}
+
+// probeWindow asks the contact's latest messages for the last inbound one and
+// records what it finds. On any error the window stays unknown (the send is
+// tried and its answer decides).
+func (j *job) probeWindow(ctx context.Context, now time.Time) session.Status {
+	w, m := j.w, j.m
+	pctx, cancel := context.WithTimeout(ctx, w.cfg.SendTimeout)
+	defer cancel()
+	page, err := w.api.Messages(pctx, m.To.ContactID, 1, 25)
+	if err != nil {
+		j.logger().Debug("window probe failed", "error", logErr(err))
+		return session.Unknown
+	}
+	if in, ok := page.LatestIncoming(m.Channel); ok {
+		st, err := w.windows.RecordProbed(ctx, m, in.Timestamp, now)
+		if err != nil {
+			return session.Unknown
+		}
+		return st
+	}
+	if len(page.Messages) == 0 {
+		return session.Unknown // a contact with no history: let the send decide
+	}
+	_ = w.windows.RecordClosed(ctx, m, now)
+	return session.Closed
+}
+
+// park sets the message aside until its contact writes (or a re-check, or
+// its expiry), unless the window opened meanwhile.
+func (j *job) park(ctx context.Context, calls int, reason string) error {
+	now := j.w.now()
+	opened, err := j.lease.ParkForWindow(ctx, reason, calls, j.w.windows.Window(j.m.Channel))
+	if err != nil {
+		return j.redisDown(err)
+	}
+	if opened {
+		return nil // the contact wrote meanwhile: go on and send
+	}
+	j.result = "waiting_session"
+	j.logger().Info("message waits for the session window")
+	return deferFor(j.recheckIn(now), "waiting_session: "+reason)
+}
+
+// recheckIn is when a parked message is looked at again if nothing releases
+// it: after a backoff that doubles with each call made (1 min, 2, 4, … up to
+// Recheck), or at its expiry if that comes first. A client-id recipient,
+// which no inbound event names, is only ever released this way.
+func (j *job) recheckIn(now time.Time) time.Duration {
+	backoff := min(time.Minute<<min(j.claimed.Attempts, 10), j.w.cfg.Recheck)
+	return max(min(backoff, j.expiresAt().Sub(now)), 0)
+}
