@@ -13,7 +13,6 @@ import (
 	"unicode"
 
 	"github.com/hibiken/asynq"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/sendq/sendq/internal/keys"
 	"github.com/sendq/sendq/internal/outcome"
@@ -198,19 +197,17 @@ func (p *Producer) enqueueAll(ctx context.Context, msgs []*tasks.Message, opt St
 		defer close(todo)
 		for start := 0; start < len(msgs); start += chunk {
 			part := msgs[start:min(start+chunk, len(msgs))]
-			exists := make([]*redis.IntCmd, len(part))
-			_, err := p.rdb.Pipelined(ctx, func(pl redis.Pipeliner) error {
-				for i, m := range part {
-					exists[i] = pl.Exists(ctx, keys.Outcome(m.ID))
-				}
-				return nil
-			})
+			ids := make([]string, len(part))
+			for i, m := range part {
+				ids[i] = m.ID
+			}
+			recorded, err := p.outcomes.Recorded(ctx, ids)
 			if err != nil {
 				fail(fmt.Errorf("producer: %w", err))
 				return
 			}
 			for i, m := range part {
-				if exists[i].Val() == 1 {
+				if recorded[i] {
 					skipped.Add(1)
 					continue
 				}
