@@ -16,7 +16,7 @@ import (
 
 	"github.com/sendq/sendq/internal/keys"
 	"github.com/sendq/sendq/internal/outcome"
-	"github.com/sendq/sendq/internal/session"
+	"github.com/sendq/sendq/internal/release"
 	"github.com/sendq/sendq/tasks"
 )
 
@@ -314,17 +314,12 @@ func (p *Producer) ResumeCampaign(ctx context.Context, id string) error {
 	return p.releaseHeld(ctx, id)
 }
 
+// releaseHeld puts the messages workers set aside while the campaign was
+// paused back in their queues, waiting a little for those still being set
+// aside.
 func (p *Producer) releaseHeld(ctx context.Context, id string) error {
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		_, busy, err := session.ReleaseSets(ctx, p.rdb, p.ins, keys.CampaignHeld(id))
-		if err != nil || len(busy) == 0 || time.Now().After(deadline) {
-			return err
-		}
-		if err := pause(ctx, 20*time.Millisecond); err != nil {
-			return err
-		}
-	}
+	_, err := release.All(ctx, p.ins, p.outcomes.Held(id), 5*time.Second, 20*time.Millisecond)
+	return err
 }
 
 // CancelCampaign cancels a campaign. When it returns, no message of the

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sendq/sendq/internal/keys"
 	"github.com/sendq/sendq/internal/outcome"
+	"github.com/sendq/sendq/internal/release"
 	"github.com/sendq/sendq/internal/session"
 	"github.com/sendq/sendq/tasks"
 )
@@ -60,7 +61,6 @@ type Config struct {
 
 // Producer validates and enqueues messages, and reads their outcomes.
 type Producer struct {
-	rdb      redis.UniversalClient
 	client   *asynq.Client
 	ins      *asynq.Inspector
 	outcomes *outcome.Store
@@ -85,7 +85,6 @@ func New(cfg Config) (*Producer, error) {
 		return nil, fmt.Errorf("producer: %w", err)
 	}
 	return &Producer{
-		rdb:      cfg.Redis,
 		client:   asynq.NewClientFromRedisClient(cfg.Redis),
 		ins:      asynq.NewInspectorFromRedisClient(cfg.Redis),
 		outcomes: outcomes,
@@ -207,7 +206,7 @@ func (p *Producer) RecordInbound(ctx context.Context, ch tasks.Channel, contactI
 	if err := p.sessions.RecordInbound(ctx, ch, contactID, phone, at); err != nil {
 		return 0, fmt.Errorf("producer: %w", err)
 	}
-	n, err := p.sessions.ReleaseAll(ctx, p.ins, ch, contactID, phone, 2*time.Second, 50*time.Millisecond)
+	n, err := release.All(ctx, p.ins, p.sessions.Waiting(ch, contactID, phone), 2*time.Second, 50*time.Millisecond)
 	if err != nil {
 		return n, fmt.Errorf("producer: %w", err)
 	}

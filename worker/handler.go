@@ -16,6 +16,7 @@ import (
 
 	"github.com/sendq/sendq/internal/keys"
 	"github.com/sendq/sendq/internal/outcome"
+	"github.com/sendq/sendq/internal/release"
 	"github.com/sendq/sendq/internal/session"
 	"github.com/sendq/sendq/ratelimit"
 	"github.com/sendq/sendq/tasks"
@@ -700,7 +701,7 @@ func (w *Worker) undecodable(ctx context.Context, t *asynq.Task, cause error) er
 
 // member names the message in the sets of waiting and held messages.
 func (j *job) member() string {
-	return session.Member(keys.Queue(string(j.m.Channel), j.m.Campaign != ""), j.m.ID)
+	return release.Member(keys.Queue(string(j.m.Channel), j.m.Campaign != ""), j.m.ID)
 }
 
 // order ranks messages in enqueue order (microseconds fit a float64 exactly).

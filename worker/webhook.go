@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sendq/sendq/internal/release"
 	"github.com/sendq/sendq/tasks"
 )
 
@@ -183,7 +184,7 @@ func (w *Worker) applyWebhook(r *http.Request, ev WebhookEvent) (map[string]any,
 		if err := w.sessions.RecordInbound(ctx, ev.Channel, ev.ContactID, ev.Phone, at); err != nil {
 			return nil, err
 		}
-		n, err := w.sessions.ReleaseAll(ctx, w.ins, ev.Channel, ev.ContactID, ev.Phone, 2*time.Second, 20*time.Millisecond)
+		n, err := release.All(ctx, w.ins, w.sessions.Waiting(ev.Channel, ev.ContactID, ev.Phone), 2*time.Second, 20*time.Millisecond)
 		if err != nil {
 			return nil, err
 		}

@@ -6,11 +6,9 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
-	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
-	"github.com/sendq/sendq/internal/keys"
 	"github.com/sendq/sendq/tasks"
 )
 
@@ -88,34 +86,6 @@ func TestStore(t *testing.T) {
 		require.False(t, s.Applies(m))
 		m.Kind, m.Channel = tasks.KindText, tasks.Telegram
 		require.False(t, s.Applies(m))
-	})
-
-	t.Run("ReleaseInEnqueueOrderAcrossIdentities", func(t *testing.T) {
-		s, rdb := setup(t)
-		client := asynq.NewClientFromRedisClient(rdb)
-		ins := asynq.NewInspectorFromRedisClient(rdb)
-		for _, id := range []string{"a", "b", "c", "gone"} {
-			_, err := client.Enqueue(asynq.NewTask("t", nil), asynq.Queue("q"), asynq.TaskID(id), asynq.ProcessIn(time.Hour))
-			require.NoError(t, err)
-		}
-		require.NoError(t, ins.DeleteTask("q", "gone"))
-		rdb.ZAdd(ctx, keys.Waiting("whatsapp", "c:c1"), redis.Z{Score: 3, Member: Member("q", "c")}, redis.Z{Score: 1, Member: Member("q", "a")})
-		rdb.ZAdd(ctx, keys.Waiting("whatsapp", "p:6598765432"), redis.Z{Score: 2, Member: Member("q", "b")}, redis.Z{Score: 4, Member: Member("q", "gone")})
-		rdb.ZAdd(ctx, keys.Waiting("whatsapp", "c:other"), redis.Z{Score: 1, Member: Member("q", "x")})
-
-		n, busy, err := s.Release(ctx, ins, tasks.WhatsApp, "c1", "6598765432")
-		require.NoError(t, err)
-		require.Equal(t, 3, n)
-		require.Empty(t, busy)
-		pending, err := ins.ListPendingTasks("q")
-		require.NoError(t, err)
-		var order []string
-		for _, p := range pending {
-			order = append(order, p.ID)
-		}
-		require.Equal(t, []string{"a", "b", "c"}, order, "pending in enqueue order")
-		require.Zero(t, rdb.Exists(ctx, keys.Waiting("whatsapp", "c:c1"), keys.Waiting("whatsapp", "p:6598765432")).Val())
-		require.Equal(t, int64(1), rdb.ZCard(ctx, keys.Waiting("whatsapp", "c:other")).Val(), "others keep waiting")
 	})
 }
 
