@@ -107,21 +107,10 @@ func Who(r tasks.Recipient) []string {
 	return nil
 }
 
-// Lookup tells what is known of m's recipient's window at now.
-func (s *Store) Lookup(ctx context.Context, m *tasks.Message, now time.Time) (Status, error) {
-	p := s.rdb.Pipeline()
-	looked := s.LookupIn(ctx, p, m, now)
-	if _, err := p.Exec(ctx); err != nil {
-		// The command's own error, or one go-redis does not always put on
-		// the command (a dial error once its retries are spent).
-		return Unknown, fmt.Errorf("session: lookup: %w", err)
-	}
-	return looked()
-}
-
-// LookupIn is Lookup queued on the pipeline p, to go in one round trip with
-// other commands (the worker's claim); call the returned function after
-// p.Exec for the answer.
+// LookupIn queues on the pipeline p the look-up of what is known of m's
+// recipient's window at now, to go in one round trip with other commands
+// (the worker's claim); call the returned function after p.Exec for the
+// answer.
 func (s *Store) LookupIn(ctx context.Context, p redis.Pipeliner, m *tasks.Message, now time.Time) func() (Status, error) {
 	who := Who(m.To)
 	if len(who) == 0 {

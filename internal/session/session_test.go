@@ -22,6 +22,19 @@ func setup(t *testing.T) (*Store, *redis.Client) {
 	return s, rdb
 }
 
+// lookup is LookupIn on a pipeline of its own.
+func lookup(t *testing.T, s *Store, m *tasks.Message, now time.Time) Status {
+	t.Helper()
+	ctx := context.Background()
+	p := s.rdb.Pipeline()
+	looked := s.LookupIn(ctx, p, m, now)
+	_, err := p.Exec(ctx)
+	require.NoError(t, err)
+	st, err := looked()
+	require.NoError(t, err)
+	return st
+}
+
 func TestDecide(t *testing.T) {
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	ms := func(d time.Duration) int64 { return now.Add(d).UnixMilli() }
@@ -54,15 +67,11 @@ func TestStore(t *testing.T) {
 		s, _ := setup(t)
 		require.NoError(t, s.RecordInbound(ctx, tasks.WhatsApp, "c1", "6598765432", now.Add(-time.Hour)))
 		for _, to := range []tasks.Recipient{{ContactID: "c1"}, {Phone: "6598765432"}} {
-			st, err := s.Lookup(ctx, text(to), now)
-			require.NoError(t, err)
-			require.Equal(t, Open, st)
+			require.Equal(t, Open, lookup(t, s, text(to), now))
 		}
 		m := text(tasks.Recipient{ContactID: "c1"})
 		m.Channel = tasks.Messenger
-		st, err := s.Lookup(ctx, m, now)
-		require.NoError(t, err)
-		require.Equal(t, Unknown, st)
+		require.Equal(t, Unknown, lookup(t, s, m, now))
 	})
 
 	t.Run("RefusalClosesUntilTheContactWritesAgain", func(t *testing.T) {
@@ -70,12 +79,10 @@ func TestStore(t *testing.T) {
 		m := text(tasks.Recipient{Phone: "6598765432"})
 		require.NoError(t, s.RecordInbound(ctx, tasks.WhatsApp, "", "6598765432", now.Add(-time.Hour)))
 		require.NoError(t, s.RecordClosed(ctx, m, now))
-		st, _ := s.Lookup(ctx, m, now)
-		require.Equal(t, Closed, st)
+		require.Equal(t, Closed, lookup(t, s, m, now))
 		// An inbound stamped earlier than the refusal (clocks differ) still reopens.
 		require.NoError(t, s.RecordInbound(ctx, tasks.WhatsApp, "", "6598765432", now.Add(-time.Minute)))
-		st, _ = s.Lookup(ctx, m, now)
-		require.Equal(t, Open, st)
+		require.Equal(t, Open, lookup(t, s, m, now))
 	})
 
 	t.Run("TemplatesAndTelegramAreExempt", func(t *testing.T) {
@@ -94,6 +101,7 @@ func TestStore(t *testing.T) {
 // has used up its retries, and the lookup used to read such a command as an
 // answer (and index into its empty value).
 func TestLookupWithRedisDown(t *testing.T) {
+	ctx := context.Background()
 	mr := miniredis.RunT(t)
 	addr := mr.Addr()
 	mr.Close()
@@ -102,7 +110,11 @@ func TestLookupWithRedisDown(t *testing.T) {
 	s, err := New(rdb, Config{})
 	require.NoError(t, err)
 	m := &tasks.Message{ID: "m", Channel: tasks.WhatsApp, Kind: tasks.KindText, To: tasks.Recipient{ContactID: "c1"}, Text: "hi"}
-	st, err := s.Lookup(context.Background(), m, time.Now())
+	p := rdb.Pipeline()
+	looked := s.LookupIn(ctx, p, m, time.Now())
+	_, err = p.Exec(ctx)
+	require.Error(t, err)
+	st, err := looked()
 	require.ErrorContains(t, err, "session: lookup")
 	require.Equal(t, Unknown, st)
 }
