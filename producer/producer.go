@@ -213,9 +213,6 @@ func (p *Producer) RecordInbound(ctx context.Context, ch tasks.Channel, contactI
 	return n, nil
 }
 
-// Close releases the Producer's resources (not the Redis connection).
-func (p *Producer) Close() error { return nil }
-
 // NewID returns a new unique message id: 16 random bytes in hex.
 func NewID() string {
 	var b [16]byte
