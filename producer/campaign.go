@@ -14,7 +14,6 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/sendq/sendq/internal/keys"
 	"github.com/sendq/sendq/internal/outcome"
 	"github.com/sendq/sendq/internal/release"
 	"github.com/sendq/sendq/tasks"
@@ -225,7 +224,8 @@ func (p *Producer) enqueueAll(ctx context.Context, msgs []*tasks.Message, opt St
 	for range opt.Workers {
 		wg.Go(func() {
 			for m := range todo {
-				done <- result{m, p.enqueueTask(ctx, m)}
+				_, err := p.enqueueTask(ctx, m)
+				done <- result{m, err}
 			}
 		})
 	}
@@ -263,24 +263,6 @@ func (p *Producer) enqueueAll(ctx context.Context, msgs []*tasks.Message, opt St
 	flush()
 	duplicates += int(skipped.Load())
 	return accepted, duplicates, firstErr
-}
-
-// enqueueTask enqueues a validated campaign message's task.
-func (p *Producer) enqueueTask(ctx context.Context, m *tasks.Message) error {
-	payload, err := tasks.EncodeValidated(m)
-	if err != nil {
-		return err
-	}
-	opts := []asynq.Option{
-		asynq.Queue(keys.Queue(string(m.Channel), true)),
-		asynq.TaskID(m.ID),
-		asynq.MaxRetry(keys.TaskMaxRetry),
-	}
-	if m.NotBefore.After(p.now()) {
-		opts = append(opts, asynq.ProcessAt(m.NotBefore))
-	}
-	_, err = p.client.EnqueueContext(ctx, asynq.NewTask(m.Type(), payload), opts...)
-	return err
 }
 
 // CampaignStatus reports a campaign.
