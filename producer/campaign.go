@@ -13,11 +13,9 @@ import (
 	"unicode"
 
 	"github.com/hibiken/asynq"
-	"github.com/redis/go-redis/v9"
 
-	"github.com/sendq/sendq/internal/keys"
 	"github.com/sendq/sendq/internal/outcome"
-	"github.com/sendq/sendq/internal/session"
+	"github.com/sendq/sendq/internal/release"
 	"github.com/sendq/sendq/tasks"
 )
 
@@ -172,81 +170,119 @@ func (p *Producer) refreshLock(ctx context.Context, id, token string) (stop func
 // enqueue), and write the records of the enqueued ones (a Redis pipeline per
 // chunk). A task is always enqueued before its record (see enqueue).
 func (p *Producer) enqueueAll(ctx context.Context, msgs []*tasks.Message, opt StartOptions) (accepted, duplicates int, err error) {
-	const chunk = 500
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	type result struct {
-		m   *tasks.Message
-		err error
-	}
-	todo := make(chan *tasks.Message, 4*chunk)
-	done := make(chan result, 4*chunk)
-	var firstErr error
-	var mu sync.Mutex
-	fail := func(err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if firstErr == nil {
-			firstErr = err
-			cancel()
-		}
-	}
-	var skipped atomic.Int64
+	b := &bulkEnqueue{p: p, ctx: ctx, cancel: cancel}
+	todo := b.unrecorded(msgs)
+	done := b.enqueueTasks(todo, opt.Workers)
+	accepted, duplicates = b.record(done, opt.Progress)
+	return accepted, duplicates + int(b.skipped.Load()), b.firstErr()
+}
 
-	// Stage 1: skip the messages that have a record (an earlier start).
+// bulkChunk is how many messages a campaign start looks up, or records, in
+// one round trip.
+const bulkChunk = 500
+
+// bulkEnqueue is one run of enqueueAll: its stages share a context that the
+// first failure cancels.
+type bulkEnqueue struct {
+	p       *Producer
+	ctx     context.Context
+	cancel  context.CancelFunc
+	skipped atomic.Int64 // messages with a record already (an earlier start)
+
+	mu  sync.Mutex
+	err error // the first failure
+}
+
+// enqueued is a message whose task stage 2 enqueued, or failed to.
+type enqueued struct {
+	m   *tasks.Message
+	err error
+}
+
+// fail notes err, if it is the first failure, and stops every stage.
+func (b *bulkEnqueue) fail(err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.err == nil {
+		b.err = err
+		b.cancel()
+	}
+}
+
+func (b *bulkEnqueue) firstErr() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.err
+}
+
+// unrecorded is stage 1: it passes on the messages that have no record,
+// looking them up a chunk at a time, and counts the others as skipped.
+func (b *bulkEnqueue) unrecorded(msgs []*tasks.Message) <-chan *tasks.Message {
+	todo := make(chan *tasks.Message, 4*bulkChunk)
 	go func() {
 		defer close(todo)
-		for start := 0; start < len(msgs); start += chunk {
-			part := msgs[start:min(start+chunk, len(msgs))]
-			exists := make([]*redis.IntCmd, len(part))
-			_, err := p.rdb.Pipelined(ctx, func(pl redis.Pipeliner) error {
-				for i, m := range part {
-					exists[i] = pl.Exists(ctx, keys.Outcome(m.ID))
-				}
-				return nil
-			})
+		for start := 0; start < len(msgs); start += bulkChunk {
+			part := msgs[start:min(start+bulkChunk, len(msgs))]
+			ids := make([]string, len(part))
+			for i, m := range part {
+				ids[i] = m.ID
+			}
+			recorded, err := b.p.outcomes.Recorded(b.ctx, ids)
 			if err != nil {
-				fail(fmt.Errorf("producer: %w", err))
+				b.fail(fmt.Errorf("producer: %w", err))
 				return
 			}
 			for i, m := range part {
-				if exists[i].Val() == 1 {
-					skipped.Add(1)
+				if recorded[i] {
+					b.skipped.Add(1)
 					continue
 				}
 				select {
 				case todo <- m:
-				case <-ctx.Done():
+				case <-b.ctx.Done():
 					return
 				}
 			}
 		}
 	}()
+	return todo
+}
 
-	// Stage 2: enqueue the tasks.
+// enqueueTasks is stage 2: workers enqueue the tasks in parallel and pass
+// each message on with the result.
+func (b *bulkEnqueue) enqueueTasks(todo <-chan *tasks.Message, workers int) <-chan enqueued {
+	done := make(chan enqueued, 4*bulkChunk)
 	var wg sync.WaitGroup
-	for range opt.Workers {
+	for range workers {
 		wg.Go(func() {
 			for m := range todo {
-				done <- result{m, p.enqueueTask(ctx, m)}
+				_, err := b.p.enqueueTask(b.ctx, m)
+				done <- enqueued{m, err}
 			}
 		})
 	}
 	go func() { wg.Wait(); close(done) }()
+	return done
+}
 
-	// Stage 3: write the records, a chunk at a time.
-	batch := make([]*tasks.Message, 0, chunk)
+// record is stage 3: it writes the records of the enqueued messages, a
+// chunk at a time, and counts them; progress, when set, hears of every
+// chunk.
+func (b *bulkEnqueue) record(done <-chan enqueued, progress func(done int)) (accepted, duplicates int) {
+	batch := make([]*tasks.Message, 0, bulkChunk)
 	flush := func() {
 		if len(batch) == 0 {
 			return
 		}
-		if _, err := p.outcomes.CreateCampaign(ctx, batch[0].Campaign, batch, outcome.Queued, p.now()); err != nil {
+		if _, err := b.p.outcomes.CreateCampaign(b.ctx, batch[0].Campaign, batch, outcome.Queued, b.p.now()); err != nil {
 			// The tasks are queued; workers write the records they find missing.
-			fail(fmt.Errorf("producer: records: %w", err))
+			b.fail(fmt.Errorf("producer: records: %w", err))
 		}
 		batch = batch[:0]
-		if opt.Progress != nil {
-			opt.Progress(accepted + duplicates + int(skipped.Load()))
+		if progress != nil {
+			progress(accepted + duplicates + int(b.skipped.Load()))
 		}
 	}
 	for r := range done {
@@ -256,34 +292,15 @@ func (p *Producer) enqueueAll(ctx context.Context, msgs []*tasks.Message, opt St
 		case errors.Is(r.err, asynq.ErrTaskIDConflict):
 			duplicates++ // enqueued by an earlier start that died before its record
 		default:
-			fail(r.err)
+			b.fail(r.err)
 			continue
 		}
-		if batch = append(batch, r.m); len(batch) == chunk {
+		if batch = append(batch, r.m); len(batch) == bulkChunk {
 			flush()
 		}
 	}
 	flush()
-	duplicates += int(skipped.Load())
-	return accepted, duplicates, firstErr
-}
-
-// enqueueTask enqueues a validated campaign message's task.
-func (p *Producer) enqueueTask(ctx context.Context, m *tasks.Message) error {
-	payload, err := tasks.EncodeValidated(m)
-	if err != nil {
-		return err
-	}
-	opts := []asynq.Option{
-		asynq.Queue(keys.Queue(string(m.Channel), true)),
-		asynq.TaskID(m.ID),
-		asynq.MaxRetry(keys.TaskMaxRetry),
-	}
-	if m.NotBefore.After(p.now()) {
-		opts = append(opts, asynq.ProcessAt(m.NotBefore))
-	}
-	_, err = p.client.EnqueueContext(ctx, asynq.NewTask(m.Type(), payload), opts...)
-	return err
+	return accepted, duplicates
 }
 
 // CampaignStatus reports a campaign.
@@ -317,17 +334,12 @@ func (p *Producer) ResumeCampaign(ctx context.Context, id string) error {
 	return p.releaseHeld(ctx, id)
 }
 
+// releaseHeld puts the messages workers set aside while the campaign was
+// paused back in their queues, waiting a little for those still being set
+// aside.
 func (p *Producer) releaseHeld(ctx context.Context, id string) error {
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		_, busy, err := session.ReleaseSets(ctx, p.rdb, p.ins, keys.CampaignHeld(id))
-		if err != nil || len(busy) == 0 || time.Now().After(deadline) {
-			return err
-		}
-		if err := pause(ctx, 20*time.Millisecond); err != nil {
-			return err
-		}
-	}
+	_, err := release.All(ctx, p.ins, p.outcomes.Held(id), 5*time.Second, 20*time.Millisecond)
+	return err
 }
 
 // CancelCampaign cancels a campaign. When it returns, no message of the

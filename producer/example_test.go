@@ -24,7 +24,6 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	defer p.Close()
 	ctx := context.Background()
 
 	m := tasks.Message{

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sendq/sendq/internal/keys"
 	"github.com/sendq/sendq/internal/outcome"
+	"github.com/sendq/sendq/internal/release"
 	"github.com/sendq/sendq/internal/session"
 	"github.com/sendq/sendq/tasks"
 )
@@ -60,7 +61,6 @@ type Config struct {
 
 // Producer validates and enqueues messages, and reads their outcomes.
 type Producer struct {
-	rdb      redis.UniversalClient
 	client   *asynq.Client
 	ins      *asynq.Inspector
 	outcomes *outcome.Store
@@ -85,7 +85,6 @@ func New(cfg Config) (*Producer, error) {
 		return nil, fmt.Errorf("producer: %w", err)
 	}
 	return &Producer{
-		rdb:      cfg.Redis,
 		client:   asynq.NewClientFromRedisClient(cfg.Redis),
 		ins:      asynq.NewInspectorFromRedisClient(cfg.Redis),
 		outcomes: outcomes,
@@ -142,25 +141,15 @@ func (p *Producer) enqueue(ctx context.Context, m *tasks.Message) (Receipt, erro
 		return r, fmt.Errorf("producer: %w", err)
 	}
 
-	payload, err := tasks.Encode(m)
-	if err != nil {
-		return r, err
-	}
-	state := outcome.Queued
-	opts := []asynq.Option{
-		asynq.Queue(keys.Queue(string(m.Channel), m.Campaign != "")),
-		asynq.TaskID(m.ID),
-		asynq.MaxRetry(keys.TaskMaxRetry),
-	}
-	if m.NotBefore.After(p.now()) {
-		state = outcome.Scheduled
-		opts = append(opts, asynq.ProcessAt(m.NotBefore))
-	}
 	// The task first, then the record: if this process dies in between, the
 	// worker writes the record when it takes the task up, and a retry of Send
 	// finds the task by its id. The other order could leave a record with no
 	// task, which a retry would take for a duplicate: a lost message.
-	_, err = p.client.EnqueueContext(ctx, asynq.NewTask(m.Type(), payload), opts...)
+	state := outcome.Queued
+	scheduled, err := p.enqueueTask(ctx, m)
+	if scheduled {
+		state = outcome.Scheduled
+	}
 	switch {
 	case errors.Is(err, asynq.ErrTaskIDConflict):
 		r.Duplicate = true
@@ -178,6 +167,27 @@ func (p *Producer) enqueue(ctx context.Context, m *tasks.Message) (Receipt, erro
 	}
 	r.State = cur
 	return r, nil
+}
+
+// enqueueTask enqueues the task of m, which Validate has accepted (it is
+// not validated again): in its lane's queue, under its id, and held until
+// NotBefore when that is still ahead, which it reports as scheduled.
+func (p *Producer) enqueueTask(ctx context.Context, m *tasks.Message) (scheduled bool, err error) {
+	payload, err := tasks.EncodeValidated(m)
+	if err != nil {
+		return false, err
+	}
+	opts := []asynq.Option{
+		asynq.Queue(keys.Queue(string(m.Channel), m.Campaign != "")),
+		asynq.TaskID(m.ID),
+		asynq.MaxRetry(keys.TaskMaxRetry),
+	}
+	if m.NotBefore.After(p.now()) {
+		scheduled = true
+		opts = append(opts, asynq.ProcessAt(m.NotBefore))
+	}
+	_, err = p.client.EnqueueContext(ctx, asynq.NewTask(m.Type(), payload), opts...)
+	return scheduled, err
 }
 
 // Status returns a message's recorded outcome, or an error wrapping
@@ -207,15 +217,12 @@ func (p *Producer) RecordInbound(ctx context.Context, ch tasks.Channel, contactI
 	if err := p.sessions.RecordInbound(ctx, ch, contactID, phone, at); err != nil {
 		return 0, fmt.Errorf("producer: %w", err)
 	}
-	n, err := p.sessions.ReleaseAll(ctx, p.ins, ch, contactID, phone, 2*time.Second, 50*time.Millisecond)
+	n, err := release.All(ctx, p.ins, p.sessions.Waiting(ch, contactID, phone), 2*time.Second, 50*time.Millisecond)
 	if err != nil {
 		return n, fmt.Errorf("producer: %w", err)
 	}
 	return n, nil
 }
-
-// Close releases the Producer's resources (not the Redis connection).
-func (p *Producer) Close() error { return nil }
 
 // NewID returns a new unique message id: 16 random bytes in hex.
 func NewID() string {

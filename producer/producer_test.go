@@ -148,6 +148,26 @@ func TestCampaign(t *testing.T) {
 		require.Equal(t, map[producer.State]int{producer.StateQueued: 50}, c.Counts)
 	})
 
+	t.Run("ManyChunksReportProgressToTheEnd", func(t *testing.T) {
+		p, b := setup(t)
+		all := rows(1050) // more than two chunks of look-ups and records
+		_, err := p.StartCampaign(ctx, "c1", all[:520], producer.StartOptions{})
+		require.NoError(t, err)
+		var seen []int
+		rep, err := p.StartCampaign(ctx, "c1", all, producer.StartOptions{Workers: 4,
+			Progress: func(done int) { seen = append(seen, done) }})
+		require.NoError(t, err)
+		require.Equal(t, 530, rep.Accepted)
+		require.Equal(t, 520, rep.Duplicates)
+		require.NotEmpty(t, seen)
+		require.Equal(t, 1050, seen[len(seen)-1], "the last report counts every row")
+		require.IsNonDecreasing(t, seen)
+		require.Equal(t, 1050, b.pending(t, keys.Queue("whatsapp", true)))
+		c, err := p.CampaignStatus(ctx, "c1")
+		require.NoError(t, err)
+		require.Equal(t, map[producer.State]int{producer.StateQueued: 1050}, c.Counts)
+	})
+
 	t.Run("CancelTurnsEveryUnsentMessageCancelled", func(t *testing.T) {
 		p, _ := setup(t)
 		_, err := p.StartCampaign(ctx, "c1", rows(10), producer.StartOptions{})

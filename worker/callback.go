@@ -18,7 +18,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/sendq/sendq/internal/keys"
 	"github.com/sendq/sendq/internal/outcome"
 )
 
@@ -53,6 +52,7 @@ type CallbackConfig struct {
 type Callback struct {
 	cfg      CallbackConfig
 	outcomes *outcome.Store
+	events   *outcome.EventGroup
 	log      *slog.Logger
 }
 
@@ -87,7 +87,8 @@ func NewCallback(cfg CallbackConfig) (*Callback, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Callback{cfg: cfg, outcomes: outcomes, log: cfg.Logger.With("component", "callback")}, nil
+	return &Callback{cfg: cfg, outcomes: outcomes, events: outcomes.EventGroup(callbackGroup, cfg.Consumer),
+		log: cfg.Logger.With("component", "callback")}, nil
 }
 
 // CallbackEvent is the body of a callback POST.
@@ -100,10 +101,8 @@ type CallbackEvent struct {
 
 // Run delivers events until ctx is done.
 func (c *Callback) Run(ctx context.Context) error {
-	rdb, stream := c.cfg.Redis, keys.Events()
-	err := rdb.XGroupCreateMkStream(ctx, stream, callbackGroup, "0").Err()
-	if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
-		return fmt.Errorf("callback: create group: %w", err)
+	if err := c.events.Join(ctx); err != nil {
+		return fmt.Errorf("callback: %w", err)
 	}
 	failures := 0
 	for ctx.Err() == nil {
@@ -128,70 +127,39 @@ func (c *Callback) Run(ctx context.Context) error {
 // but could not deliver), then events taken over from dead consumers, then
 // new ones (waiting up to a second for them).
 func (c *Callback) deliverBatch(ctx context.Context) error {
-	rdb, stream := c.cfg.Redis, keys.Events()
-	msgs, err := c.read(ctx, "0", 0)
+	evs, err := c.events.Pending(ctx, 100)
+	if err == nil && len(evs) == 0 {
+		evs, err = c.events.Claim(ctx, time.Minute, 100)
+	}
+	if err == nil && len(evs) == 0 {
+		evs, err = c.events.Next(ctx, time.Second, 100)
+	}
 	if err != nil {
-		return err
+		return fmt.Errorf("callback: %w", err)
 	}
-	if len(msgs) == 0 {
-		claimed, _, err := rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: stream, Group: callbackGroup,
-			Consumer: c.cfg.Consumer, MinIdle: time.Minute, Start: "0-0", Count: 100}).Result()
-		if err != nil && !errors.Is(err, redis.Nil) {
-			return fmt.Errorf("callback: claim: %w", err)
-		}
-		msgs = claimed
-	}
-	if len(msgs) == 0 {
-		if msgs, err = c.read(ctx, ">", time.Second); err != nil {
+	for _, ev := range evs {
+		if err := c.deliver(ctx, ev); err != nil {
 			return err
 		}
-	}
-	for _, m := range msgs {
-		if err := c.deliver(ctx, m); err != nil {
-			return err
-		}
-		if err := rdb.XAck(ctx, stream, callbackGroup, m.ID).Err(); err != nil {
-			return fmt.Errorf("callback: ack: %w", err)
+		if err := c.events.Ack(ctx, ev.ID); err != nil {
+			return fmt.Errorf("callback: %w", err)
 		}
 	}
 	return nil
 }
 
-func (c *Callback) read(ctx context.Context, from string, block time.Duration) ([]redis.XMessage, error) {
-	args := &redis.XReadGroupArgs{Group: callbackGroup, Consumer: c.cfg.Consumer,
-		Streams: []string{keys.Events(), from}, Count: 100, Block: block}
-	if block == 0 {
-		args.Block = -1 // no BLOCK: return at once
-	}
-	res, err := c.cfg.Redis.XReadGroup(ctx, args).Result()
-	if errors.Is(err, redis.Nil) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("callback: read: %w", err)
-	}
-	var out []redis.XMessage
-	for _, s := range res {
-		out = append(out, s.Messages...)
-	}
-	return out, nil
-}
-
 // deliver POSTs one event if it is a terminal outcome (others need nothing).
-func (c *Callback) deliver(ctx context.Context, m redis.XMessage) error {
-	st, _ := m.Values["st"].(string)
-	id, _ := m.Values["id"].(string)
-	if !outcome.State(st).Terminal() || id == "" {
+func (c *Callback) deliver(ctx context.Context, ev outcome.Event) error {
+	if !ev.State.Terminal() || ev.MessageID == "" {
 		return nil
 	}
-	ms, _ := strconv.ParseInt(fmt.Sprint(m.Values["t"]), 10, 64)
-	r, err := c.outcomes.Get(ctx, id)
+	r, err := c.outcomes.Get(ctx, ev.MessageID)
 	if errors.Is(err, outcome.ErrNotFound) {
-		r = &outcome.Record{ID: id, State: outcome.State(st)} // past its retention
+		r = &outcome.Record{ID: ev.MessageID, State: ev.State} // past its retention
 	} else if err != nil {
 		return err
 	}
-	body, err := json.Marshal(CallbackEvent{EventID: m.ID, State: outcome.State(st), At: time.UnixMilli(ms).UTC(), Message: r})
+	body, err := json.Marshal(CallbackEvent{EventID: ev.ID, State: ev.State, At: ev.At, Message: r})
 	if err != nil {
 		return err
 	}
@@ -202,7 +170,7 @@ func (c *Callback) deliver(ctx context.Context, m redis.XMessage) error {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "sendq-callback")
-	req.Header.Set("X-Sendq-Event-Id", m.ID)
+	req.Header.Set("X-Sendq-Event-Id", ev.ID)
 	req.Header.Set("X-Sendq-Timestamp", ts)
 	if c.cfg.Secret != "" {
 		req.Header.Set("X-Sendq-Signature", Sign(c.cfg.Secret, ts, body))

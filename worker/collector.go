@@ -3,14 +3,12 @@ package worker
 import (
 	"context"
 	"log/slog"
-	"strconv"
 	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/sendq/sendq/internal/keys"
 	"github.com/sendq/sendq/internal/outcome"
 )
 
@@ -18,9 +16,9 @@ import (
 // metric names (so that asynqmon's charts work when it is pointed at
 // Prometheus) and the number of sendq messages in each outcome state.
 type Collector struct {
-	rdb redis.UniversalClient
-	ins *asynq.Inspector
-	log *slog.Logger
+	ins      *asynq.Inspector
+	outcomes *outcome.Store
+	log      *slog.Logger
 
 	tasksEnqueued *prometheus.Desc
 	queueSize     *prometheus.Desc
@@ -37,9 +35,11 @@ func NewCollector(rdb redis.UniversalClient, log *slog.Logger) *Collector {
 	if log == nil {
 		log = slog.Default()
 	}
+	// Only a nil rdb fails, which the inspector could not read either.
+	outcomes, _ := outcome.New(rdb, outcome.Config{})
 	return &Collector{
-		rdb:           rdb,
 		ins:           asynq.NewInspectorFromRedisClient(rdb),
+		outcomes:      outcomes,
 		log:           log,
 		tasksEnqueued: prometheus.NewDesc("asynq_tasks_enqueued_total", "Number of tasks enqueued, by queue and state.", []string{"queue", "state"}, nil),
 		queueSize:     prometheus.NewDesc("asynq_queue_size", "Number of tasks in a queue.", []string{"queue"}, nil),
@@ -92,13 +92,12 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	counts, err := c.rdb.HGetAll(ctx, keys.Counts()).Result()
+	counts, err := c.outcomes.Counts(ctx)
 	if err != nil {
 		c.log.Warn("metrics: cannot read message counts", "error", err)
 		return
 	}
 	for _, st := range outcome.States {
-		n, _ := strconv.ParseFloat(counts[string(st)], 64)
-		ch <- prometheus.MustNewConstMetric(c.messages, prometheus.GaugeValue, n, string(st))
+		ch <- prometheus.MustNewConstMetric(c.messages, prometheus.GaugeValue, float64(counts[st]), string(st))
 	}
 }

@@ -51,7 +51,6 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	defer p.Close()
 	_, err = p.Send(ctx, tasks.Message{ID: "welcome-c1", Channel: tasks.Telegram, Kind: tasks.KindTemplate,
 		To: tasks.Recipient{ContactID: "c1"}, Template: &tasks.Template{Text: "Welcome!"}})
 	if err != nil {

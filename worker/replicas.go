@@ -3,11 +3,6 @@ package worker
 import (
 	"context"
 	"fmt"
-	"time"
-
-	"github.com/redis/go-redis/v9"
-
-	"github.com/sendq/sendq/internal/keys"
 )
 
 // awaitReplicas is the stage that keeps the lease safe from a failover. The
@@ -27,24 +22,8 @@ func (j *job) awaitReplicas(ctx context.Context) error {
 }
 
 // replicated waits up to a second until every write Redis has taken so far
-// is on cfg.WaitReplicas replicas, and returns how many it reached (all
-// asked for when WaitReplicas is 0, or on Cluster, where WAIT does not
-// apply). WAIT counts only the writes of the connection it runs on, and a
-// pooled connection need not be the one that wrote: a write of its own just
-// before, on the same connection, makes WAIT cover every earlier write.
+// is on cfg.WaitReplicas replicas, and returns how many it reached (see
+// outcome.Store.Replicated).
 func (w *Worker) replicated(ctx context.Context) (int, error) {
-	n := w.cfg.WaitReplicas
-	c, ok := w.rdb.(*redis.Client) // Sentinel or standalone; not Cluster
-	if n <= 0 || !ok {
-		return n, nil
-	}
-	var wait *redis.Cmd
-	if _, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, keys.ReplicaMark(), 1, time.Minute)
-		wait = p.Do(ctx, "WAIT", n, time.Second.Milliseconds())
-		return nil
-	}); err != nil {
-		return 0, err
-	}
-	return wait.Int()
+	return w.outcomes.Replicated(ctx, w.cfg.WaitReplicas)
 }

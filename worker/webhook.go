@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/sendq/sendq/internal/release"
 	"github.com/sendq/sendq/whautomate"
 )
 
@@ -60,7 +61,7 @@ func (w *Worker) applyWebhook(r *http.Request, ev whautomate.Event) (map[string]
 		if err := w.sessions.RecordInbound(ctx, ev.Channel, ev.ContactID, ev.Phone, at); err != nil {
 			return nil, err
 		}
-		n, err := w.sessions.ReleaseAll(ctx, w.ins, ev.Channel, ev.ContactID, ev.Phone, 2*time.Second, 20*time.Millisecond)
+		n, err := release.All(ctx, w.ins, w.sessions.Waiting(ev.Channel, ev.ContactID, ev.Phone), 2*time.Second, 20*time.Millisecond)
 		if err != nil {
 			return nil, err
 		}

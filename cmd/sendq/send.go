@@ -153,7 +153,6 @@ func (a *app) withProducer(ctx context.Context, fn func(*producer.Producer) erro
 	if err != nil {
 		return err
 	}
-	defer p.Close()
 	return fn(p)
 }
 

@@ -4,7 +4,10 @@
 // one cluster slot, while asynq's queues spread over the others.
 package keys
 
-import "strconv"
+import (
+	"strconv"
+	"strings"
+)
 
 // Prefix starts every sendq key.
 const Prefix = "{sendq}:"
@@ -70,3 +73,10 @@ func Counts() string { return Prefix + "counts" }
 // ReplicaMark is written before a WAIT so that the WAIT covers every write
 // taken before it (see worker's replicated).
 func ReplicaMark() string { return Prefix + "replicated" }
+
+// Member names a message in a set of waiting or held messages: its asynq
+// queue and task id, so that whoever releases it can find the task.
+func Member(queue, taskID string) string { return queue + " " + taskID }
+
+// SplitMember is Member read back.
+func SplitMember(m string) (queue, taskID string, ok bool) { return strings.Cut(m, " ") }

@@ -344,9 +344,9 @@ func (s *Store) setAsideArgs(m *tasks.Message, token string, now time.Time) ([]s
 func order(m *tasks.Message) float64 { return float64(m.CreatedAt.UnixMicro()) }
 
 // member names the message in the waiting and held sets, as their release
-// reads it (see session.Member).
+// reads it (see keys.Member).
 func member(m *tasks.Message) string {
-	return session.Member(keys.Queue(string(m.Channel), m.Campaign != ""), m.ID)
+	return keys.Member(keys.Queue(string(m.Channel), m.Campaign != ""), m.ID)
 }
 
 // deliveryRank orders the delivery statuses so that a late "delivered" never

@@ -100,18 +100,10 @@ func Who(r tasks.Recipient) []string {
 	return nil
 }
 
-// Lookup tells what is known of m's recipient's window at now.
-func (s *Store) Lookup(ctx context.Context, m *tasks.Message, now time.Time) (Status, error) {
-	k, a, ok := s.lookupArgs(m, now)
-	if !ok {
-		return Unknown, nil
-	}
-	return status(lookupScript.Run(ctx, s.rdb, k, a...), "lookup")
-}
-
-// LookupIn is Lookup queued on the pipeline p, to go in one round trip with
-// other commands (the worker's claim); call the returned function after
-// p.Exec for the answer.
+// LookupIn queues on the pipeline p the look-up of what is known of m's
+// recipient's window at now, to go in one round trip with other commands
+// (the worker's claim); call the returned function after p.Exec for the
+// answer.
 func (s *Store) LookupIn(ctx context.Context, p redis.Pipeliner, m *tasks.Message, now time.Time) func() (Status, error) {
 	k, a, ok := s.lookupArgs(m, now)
 	if !ok {

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
-	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
@@ -24,7 +23,20 @@ func setup(t *testing.T) (*Store, *redis.Client) {
 	return s, rdb
 }
 
-// TestWindowRule: the rule, as WindowLua writes it and Lookup runs it.
+// lookup is LookupIn on a pipeline of its own.
+func lookup(t *testing.T, s *Store, m *tasks.Message, now time.Time) Status {
+	t.Helper()
+	ctx := context.Background()
+	p := s.rdb.Pipeline()
+	looked := s.LookupIn(ctx, p, m, now)
+	_, err := p.Exec(ctx)
+	require.NoError(t, err)
+	st, err := looked()
+	require.NoError(t, err)
+	return st
+}
+
+// TestWindowRule: the rule, as WindowLua writes it and LookupIn runs it.
 func TestWindowRule(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
@@ -50,9 +62,7 @@ func TestWindowRule(t *testing.T) {
 					require.NoError(t, rdb.HSet(ctx, keys.Session("whatsapp", "c:c1"), f, v).Err())
 				}
 			}
-			st, err := s.Lookup(ctx, m, now)
-			require.NoError(t, err)
-			require.Equal(t, tc.want, st)
+			require.Equal(t, tc.want, lookup(t, s, m, now))
 		})
 	}
 }
@@ -68,15 +78,11 @@ func TestStore(t *testing.T) {
 		s, _ := setup(t)
 		require.NoError(t, s.RecordInbound(ctx, tasks.WhatsApp, "c1", "6598765432", now.Add(-time.Hour)))
 		for _, to := range []tasks.Recipient{{ContactID: "c1"}, {Phone: "6598765432"}} {
-			st, err := s.Lookup(ctx, text(to), now)
-			require.NoError(t, err)
-			require.Equal(t, Open, st)
+			require.Equal(t, Open, lookup(t, s, text(to), now))
 		}
 		m := text(tasks.Recipient{ContactID: "c1"})
 		m.Channel = tasks.Messenger
-		st, err := s.Lookup(ctx, m, now)
-		require.NoError(t, err)
-		require.Equal(t, Unknown, st)
+		require.Equal(t, Unknown, lookup(t, s, m, now))
 	})
 
 	t.Run("RefusalClosesUntilTheContactWritesAgain", func(t *testing.T) {
@@ -84,12 +90,10 @@ func TestStore(t *testing.T) {
 		m := text(tasks.Recipient{Phone: "6598765432"})
 		require.NoError(t, s.RecordInbound(ctx, tasks.WhatsApp, "", "6598765432", now.Add(-time.Hour)))
 		require.NoError(t, s.RecordClosed(ctx, m, now))
-		st, _ := s.Lookup(ctx, m, now)
-		require.Equal(t, Closed, st)
+		require.Equal(t, Closed, lookup(t, s, m, now))
 		// An inbound stamped earlier than the refusal (clocks differ) still reopens.
 		require.NoError(t, s.RecordInbound(ctx, tasks.WhatsApp, "", "6598765432", now.Add(-time.Minute)))
-		st, _ = s.Lookup(ctx, m, now)
-		require.Equal(t, Open, st)
+		require.Equal(t, Open, lookup(t, s, m, now))
 	})
 
 	t.Run("AProbeRecordsTheInboundAndTellsTheWindow", func(t *testing.T) {
@@ -102,8 +106,7 @@ func TestStore(t *testing.T) {
 		st, err = s.RecordProbed(ctx, m, now.Add(-time.Hour), now)
 		require.NoError(t, err)
 		require.Equal(t, Open, st)
-		st, _ = s.Lookup(ctx, m, now)
-		require.Equal(t, Open, st, "recorded: the refusal before it is forgotten")
+		require.Equal(t, Open, lookup(t, s, m, now), "recorded: the refusal before it is forgotten")
 		st, err = s.RecordProbed(ctx, text(tasks.Recipient{ClientID: "x"}), now, now)
 		require.NoError(t, err)
 		require.Equal(t, Unknown, st, "a client id has no window on record")
@@ -133,34 +136,6 @@ func TestStore(t *testing.T) {
 		m.Kind, m.Channel = tasks.KindText, tasks.Telegram
 		require.False(t, s.Applies(m))
 	})
-
-	t.Run("ReleaseInEnqueueOrderAcrossIdentities", func(t *testing.T) {
-		s, rdb := setup(t)
-		client := asynq.NewClientFromRedisClient(rdb)
-		ins := asynq.NewInspectorFromRedisClient(rdb)
-		for _, id := range []string{"a", "b", "c", "gone"} {
-			_, err := client.Enqueue(asynq.NewTask("t", nil), asynq.Queue("q"), asynq.TaskID(id), asynq.ProcessIn(time.Hour))
-			require.NoError(t, err)
-		}
-		require.NoError(t, ins.DeleteTask("q", "gone"))
-		rdb.ZAdd(ctx, keys.Waiting("whatsapp", "c:c1"), redis.Z{Score: 3, Member: Member("q", "c")}, redis.Z{Score: 1, Member: Member("q", "a")})
-		rdb.ZAdd(ctx, keys.Waiting("whatsapp", "p:6598765432"), redis.Z{Score: 2, Member: Member("q", "b")}, redis.Z{Score: 4, Member: Member("q", "gone")})
-		rdb.ZAdd(ctx, keys.Waiting("whatsapp", "c:other"), redis.Z{Score: 1, Member: Member("q", "x")})
-
-		n, busy, err := s.Release(ctx, ins, tasks.WhatsApp, "c1", "6598765432")
-		require.NoError(t, err)
-		require.Equal(t, 3, n)
-		require.Empty(t, busy)
-		pending, err := ins.ListPendingTasks("q")
-		require.NoError(t, err)
-		var order []string
-		for _, p := range pending {
-			order = append(order, p.ID)
-		}
-		require.Equal(t, []string{"a", "b", "c"}, order, "pending in enqueue order")
-		require.Zero(t, rdb.Exists(ctx, keys.Waiting("whatsapp", "c:c1"), keys.Waiting("whatsapp", "p:6598765432")).Val())
-		require.Equal(t, int64(1), rdb.ZCard(ctx, keys.Waiting("whatsapp", "c:other")).Val(), "others keep waiting")
-	})
 }
 
 // TestLookupWithRedisDown: a lookup that cannot reach Redis is an error.
@@ -177,14 +152,11 @@ func TestLookupWithRedisDown(t *testing.T) {
 	s, err := New(rdb, Config{})
 	require.NoError(t, err)
 	m := &tasks.Message{ID: "m", Channel: tasks.WhatsApp, Kind: tasks.KindText, To: tasks.Recipient{ContactID: "c1"}, Text: "hi"}
-	st, err := s.Lookup(ctx, m, time.Now())
-	require.ErrorContains(t, err, "session: lookup")
-	require.Equal(t, Unknown, st)
-
 	p := rdb.Pipeline()
 	looked := s.LookupIn(ctx, p, m, time.Now())
-	_, _ = p.Exec(ctx)
-	st, err = looked()
+	_, err = p.Exec(ctx)
+	require.Error(t, err)
+	st, err := looked()
 	require.ErrorContains(t, err, "session: lookup")
 	require.Equal(t, Unknown, st)
 }
