@@ -1,0 +1,98 @@
+package worker
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/sendq/sendq/internal/outcome"
+	"github.com/sendq/sendq/ratelimit"
+	"github.com/sendq/sendq/tasks"
+	"github.com/sendq/sendq/whautomate/whautomatetest"
+)
+
+// TestSlot: a message waits for its channel's rate limit and its recipient's
+// pace (both spaced by Headroom). A slot within reach is waited for in place;
+// a channel slot past MaxBlock, or a recipient's pace past the horizon,
+// brings the message back when it is due, without a call or an attempt used.
+func TestSlot(t *testing.T) {
+	perMinute := ratelimit.Limit{Rate: 1, Per: time.Minute}
+	sixSeconds := ratelimit.Limit{Rate: 1, Per: 6 * time.Second}
+	for _, tc := range []struct {
+		name    string
+		channel ratelimit.Limit
+		pace    ratelimit.Limit
+		to      string // the second message's contact; the first goes to c1
+		want    verdict
+	}{
+		{"ChannelRatePastMaxBlock", perMinute, ratelimit.Limit{}, "c2", deferred(time.Minute + time.Minute/100)},
+		{"RecipientPacePastTheHorizon", ratelimit.Limit{}, sixSeconds, "c1", deferred(6*time.Second + 6*time.Second/100)},
+		{"AnotherRecipientIsNotPaced", ratelimit.Limit{}, sixSeconds, "c2", done},
+		// 200/s: the next slot is 5.05 ms away, within the horizon: the run
+		// waits for it (those few ms of real time) and sends.
+		{"SlotWithinReachIsWaitedFor", ratelimit.Limit{Rate: 200, Per: time.Second}, ratelimit.Limit{}, "c2", done},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := setup(t, withLimits(tasks.WhatsApp, tc.channel, tc.pace))
+			requireVerdict(t, done, c.run(t, templateMsg("m1", "c1")))
+			c.requireNext(t, tc.to, tc.want)
+		})
+	}
+}
+
+// TestCoolDown: an answer that asks the channel, or one recipient, to slow
+// down holds the next message too, without a call, until it ends: a 429 for
+// its Retry-After (1 s without one), a configuration error or an account
+// block for Hold, a recipient's pair-rate limit for 1 s, that recipient only.
+func TestCoolDown(t *testing.T) {
+	const hold = 45 * time.Second
+	meta := func(status int, body string) error {
+		return upstream(t, whautomatetest.Answer{Status: status, Body: body})
+	}
+	pairRate := meta(400, `{"error":{"message":"Spam rate limit hit","code":131056}}`)
+	for _, tc := range []struct {
+		name   string
+		answer error         // the first message's, to c1
+		cools  time.Duration // the cool-down it sets
+		to     string        // the next message's contact
+		want   verdict
+	}{
+		{"TooManyRequestsWithRetryAfter", upstream(t, whautomatetest.Answer{Status: 429, RetryAfter: "7"}),
+			7 * time.Second, "c2", deferred(7 * time.Second)},
+		{"TooManyRequestsWithoutRetryAfter", upstream(t, whautomatetest.Answer{Status: 429}),
+			time.Second, "c2", deferred(time.Second)},
+		{"HoldAfterForbidden", meta(403, `{"message":"Forbidden"}`), hold, "c2", deferred(hold)},
+		{"HoldAfterUnauthorized", upstream(t, whautomatetest.Answer{Status: 401}), hold, "c2", deferred(hold)},
+		{"HoldAfterAccountBlock", meta(400, `{"error":{"message":"Blocked","code":131031}}`), hold, "c2", deferred(hold)},
+		{"PairRateHoldsThatRecipient", pairRate, time.Second, "c1", deferred(time.Second)},
+		{"PairRateSparesOthers", pairRate, time.Second, "c2", done},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := setup(t, func(c *Config) { c.Hold = hold })
+			c.api.fail(tc.answer)
+			requireVerdict(t, deferred(tc.cools), c.run(t, templateMsg("m1", "c1")))
+			c.requireNext(t, tc.to, tc.want)
+		})
+	}
+}
+
+// requireNext runs a second message, m2 to contact to, after a first message
+// that made one call, and requires the verdict want. Deferred, m2 must have
+// made no call nor used an attempt, and go once the clock reaches its delay.
+func (c *testChain) requireNext(t *testing.T, to string, want verdict) {
+	t.Helper()
+	task := c.enqueue(t, templateMsg("m2", to))
+	requireVerdict(t, want, c.handle(task))
+	if want == done {
+		require.Equal(t, 2, c.api.calls())
+		return
+	}
+	require.Equal(t, 1, c.api.calls(), "no call before it is due")
+	r := c.record(t, "m2")
+	require.Equal(t, outcome.Queued, r.State)
+	require.Zero(t, r.Attempts)
+	c.clock.Advance(want.in)
+	requireVerdict(t, done, c.handle(task))
+	require.Equal(t, 2, c.api.calls())
+}
