@@ -23,7 +23,7 @@ func (j *job) send(ctx context.Context) error {
 	callStart := w.now()
 	res, err := w.api.Send(sctx, m)
 	cancel()
-	c := answer{res: res, err: err, class: whautomate.Classify(err)}
+	c := answer{res: res, err: err, class: whautomate.Classify(err), at: callStart}
 	w.m.observeCall(m.Channel, c.class, w.now().Sub(callStart))
 	j.result = c.class.String()
 	act, ok := actions[c.class]
@@ -38,6 +38,7 @@ type answer struct {
 	res   *whautomate.SendResult
 	err   error
 	class whautomate.Class
+	at    time.Time // when the call started
 }
 
 // actions maps each class of answer to what the worker does about it; a
@@ -83,12 +84,21 @@ func (j *job) fail(ctx context.Context, reason string, cause error) error {
 }
 
 // outsideWindow notes the contact's window closed and parks the message
-// until it opens.
-func (j *job) outsideWindow(ctx context.Context, _ answer) error {
-	if err := j.w.windows.RecordClosed(ctx, j.m, j.w.now()); err != nil {
+// until it opens. The refusal speaks of the window as it was when the call
+// started, so that is when it is recorded: a contact who wrote while the call
+// was out has opened the window since, and the message comes back at once
+// (its call counted) instead of waiting for a message the contact already
+// wrote.
+func (j *job) outsideWindow(ctx context.Context, a answer) error {
+	if err := j.w.windows.RecordClosed(ctx, j.m, a.at); err != nil {
 		return j.release(ctx, err)
 	}
-	return j.park(ctx, 1, "the upstream refused it as outside the 24-hour window")
+	const reason = "the upstream refused it as outside the 24-hour window"
+	if err := j.park(ctx, 1, reason); !errors.Is(err, errWindowOpen) {
+		return err
+	}
+	j.result = "window_reopened"
+	return j.retryLater(ctx, 0, reason+"; the contact has written since", a.err)
 }
 
 // rateLimited cools the channel down for as long as the upstream asks (a

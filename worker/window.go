@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/sendq/sendq/internal/session"
@@ -25,7 +26,10 @@ func (j *job) checkWindow(ctx context.Context, now time.Time) error {
 	if st != session.Closed {
 		return nil
 	}
-	return j.park(ctx, 0, "waiting for the contact's 24-hour window")
+	if err := j.park(ctx, 0, "waiting for the contact's 24-hour window"); !errors.Is(err, errWindowOpen) {
+		return err
+	}
+	return nil // the contact wrote meanwhile: go on and send
 }
 
 // probeWindow asks the contact's latest messages for the last inbound one and
@@ -54,8 +58,12 @@ func (j *job) probeWindow(ctx context.Context, now time.Time) session.Status {
 	return session.Closed
 }
 
+// errWindowOpen is park's answer when the window opened meanwhile: nothing
+// is parked and the run keeps its lease.
+var errWindowOpen = errors.New("the window opened meanwhile")
+
 // park sets the message aside until its contact writes (or a re-check, or
-// its expiry), unless the window opened meanwhile.
+// its expiry), unless the window opened meanwhile (errWindowOpen).
 func (j *job) park(ctx context.Context, calls int, reason string) error {
 	now := j.w.now()
 	opened, err := j.lease.ParkForWindow(ctx, reason, calls, j.w.windows.Window(j.m.Channel))
@@ -63,7 +71,7 @@ func (j *job) park(ctx context.Context, calls int, reason string) error {
 		return j.redisDown(err)
 	}
 	if opened {
-		return nil // the contact wrote meanwhile: go on and send
+		return errWindowOpen // the contact wrote meanwhile
 	}
 	j.result = "waiting_session"
 	j.logger().Info("message waits for the session window")

@@ -150,25 +150,28 @@ func TestRefusedOutsideTheWindow(t *testing.T) {
 }
 
 // TestContactWritesWhileTheRefusedCallIsOut: the contact's message arrives
-// while the call that the upstream refuses as outside the window is out, so
-// that the park after it finds the window open.
-//
-// BUG (reported, not fixed here): today the run then ends as done — asynq
-// forgets the task — without sending again or parking: the message is never
-// sent, its record stays queued with its call uncounted, and its lease is
-// left until it ends. The park's "the window opened meanwhile" answer means
-// "go on and send" where the window is checked before the call, but after the
-// call nothing sends. This test pins today's behaviour; when it is fixed the
-// run should send again (or come back at once) and this test should change.
+// while the call that the upstream refuses as outside the window is out. The
+// refusal is recorded as of the call's start, so the window reads open after
+// it: the message comes back at once, its call counted, rather than wait for
+// a message the contact already wrote (or, as before, end as done unsent).
 func TestContactWritesWhileTheRefusedCallIsOut(t *testing.T) {
 	c := setup(t)
 	outside := upstream(t, whautomatetest.Answer{Status: 400,
 		Body: `{"error":{"message":"Re-engagement message","code":131047}}`})
 	c.inbound(t, "c1", c.clock.Now().Add(-time.Hour))
-	c.api.answer(reply{err: outside, during: func() { c.inbound(t, "c1", c.clock.Now()) }})
-	requireVerdict(t, done, c.run(t, textMsg("m1", "c1")))
+	c.api.answer(reply{err: outside, during: func() {
+		c.clock.Advance(time.Second)
+		c.inbound(t, "c1", c.clock.Now())
+		c.clock.Advance(time.Second)
+	}})
+	requireVerdict(t, deferred(0), c.run(t, textMsg("m1", "c1")))
 	r := c.record(t, "m1")
-	require.Equal(t, outcome.Queued, r.State, "neither sent nor parked")
-	require.Zero(t, r.Attempts, "the refused call is not counted")
+	require.Equal(t, outcome.Retrying, r.State, "neither sent nor parked: back at once")
+	require.Equal(t, 1, r.Attempts, "the refused call is counted")
 	require.Equal(t, 1, c.api.calls())
+
+	c.api.answer(reply{})
+	requireVerdict(t, done, c.run(t, textMsg("m1", "c1")))
+	require.Equal(t, outcome.Sent, c.record(t, "m1").State)
+	require.Equal(t, 2, c.api.calls())
 }
