@@ -75,6 +75,10 @@ var sessionClosedText = regexp.MustCompile(`(?i)` +
 	`|(?:session|conversation|customer service|messaging) window (?:is |has )?(?:been )?(?:closed|expired)` +
 	`|session (?:has )?(?:expired|closed)`)
 
+// invalidLocationText matches the documented 404 for a wrong or missing
+// location ({"error": "Invalid locationId"}).
+var invalidLocationText = regexp.MustCompile(`(?i)invalid\s*location\s*id`)
+
 // Classify maps the outcome of an API call to what to do about it, per the
 // table in whautomate-api.md. Rules, first match wins:
 //
@@ -84,7 +88,9 @@ var sessionClosedText = regexp.MustCompile(`(?i)` +
 //  3. An upstream code decides over the HTTP status: rate-limit codes, then
 //     131056, then the session-closed codes or wording, then the other codes
 //     of the table.
-//  4. Then the status: 429 is RateLimited; 401 and 403 Configuration; 408
+//  4. Then the status: 429 is RateLimited; 401 and 403 Configuration, and
+//     404 "Invalid locationId" (a wrong location is the account's, not one
+//     message's: holding fails nothing while it is fixed); 408
 //     (a timeout) and 5xx Transient; other 4xx Permanent.
 //  5. Anything else (a 2xx reporting a failure with no known code, a 3xx) is
 //     Transient.
@@ -133,6 +139,8 @@ func Classify(err error) Class {
 		return RateLimited
 	case s == http.StatusUnauthorized || s == http.StatusForbidden:
 		return Configuration
+	case s == http.StatusNotFound && invalidLocationText.MatchString(ae.Message):
+		return Configuration // the account's location, not this message
 	case s == http.StatusRequestTimeout || (s >= 500 && s <= 599):
 		return Transient
 	case s >= 400 && s <= 499:

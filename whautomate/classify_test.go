@@ -95,6 +95,9 @@ func TestClassify(t *testing.T) {
 		// 132xxx / 131051–131053 → permanent.
 		{"permanent/status 400", &APIError{Status: 400}, Permanent},
 		{"permanent/status 404", &APIError{Status: 404}, Permanent},
+		{"permanent/status 404 unknown contact", &APIError{Status: 404, Message: "Contact not found"}, Permanent},
+		{"configuration/404 Invalid locationId", &APIError{Status: 404, Message: "Invalid locationId"}, Configuration},
+		{"configuration/404 invalid location id", &APIError{Status: 404, Message: "invalid location id"}, Configuration},
 		{"permanent/status 413", &APIError{Status: 413}, Permanent},
 		{"permanent/status 422", &APIError{Status: 422}, Permanent},
 		{"permanent/code 131026", code(400, 131026), Permanent},

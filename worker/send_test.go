@@ -39,12 +39,9 @@ func TestSendClassification(t *testing.T) {
 			skip, outcome.Failed, "Message undeliverable", ""},
 		{"InvalidRequest", nil, reply{err: clientError(t, "http://127.0.0.1:1", noRecipient)},
 			skip, outcome.Failed, "invalid request", ""},
-		// BUG? (reported): the upstream notes class a 404 "Invalid locationId"
-		// as a configuration error (hold the channel, fail nothing), but
-		// Classify takes any 404 without a code as permanent, so today every
-		// message fails for good while the location is wrong.
+		// A wrong location is the account's configuration: held, not failed.
 		{"InvalidLocationID", nil, meta(404, `{"error":"Invalid locationId"}`),
-			skip, outcome.Failed, "Invalid locationId", ""},
+			deferred(hold), outcome.Retrying, "configuration: whautomate: HTTP 404: Invalid locationId", ""},
 		{"SessionClosed", nil, meta(400, `{"error":{"message":"Re-engagement message","code":131047}}`),
 			deferred(time.Minute), outcome.WaitingSession, "outside the 24-hour window", ""},
 		{"RateLimitedWithRetryAfter", nil, answer(whautomatetest.Answer{Status: 429, RetryAfter: "7"}),
