@@ -29,7 +29,7 @@ type Row struct {
 	Message tasks.Message
 }
 
-// campaignColumns are the keys a row may carry (INTERFACE.md).
+// campaignColumns are the keys a row may carry (README "Campaigns").
 var campaignColumns = map[string]bool{
 	"contact_id": true, "client_id": true, "phone": true, "name": true,
 	"channel": true, "template": true, "language": true, "text": true,

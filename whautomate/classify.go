@@ -8,7 +8,7 @@ import (
 )
 
 // Class is what the worker does about the outcome of an API call; see the
-// error classification table in whautomate-api.md.
+// error classification table in docs/whautomate-api.md.
 type Class int
 
 // The classes, in the order of the table.
@@ -80,7 +80,7 @@ var sessionClosedText = regexp.MustCompile(`(?i)` +
 var invalidLocationText = regexp.MustCompile(`(?i)invalid\s*location\s*id`)
 
 // Classify maps the outcome of an API call to what to do about it, per the
-// table in whautomate-api.md. Rules, first match wins:
+// table in docs/whautomate-api.md. Rules, first match wins:
 //
 //  1. nil is Sent; an error wrapping ErrInvalid is Permanent.
 //  2. Any error that is not an *APIError (a *TransportError, a context or

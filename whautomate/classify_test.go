@@ -20,7 +20,7 @@ func code(status, c int) *APIError {
 }
 
 func TestClassify(t *testing.T) {
-	// One block per row of the table in whautomate-api.md, every code listed.
+	// One block per row of the table in docs/whautomate-api.md, every code listed.
 	tests := []struct {
 		name string
 		err  error

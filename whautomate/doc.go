@@ -12,7 +12,7 @@
 //	}
 //
 // What is known about the API, and what is not, is written down in
-// shared/whautomate-api.md. Every assumption about the upstream lives in this
+// docs/whautomate-api.md. Every assumption about the upstream lives in this
 // package, is marked "ASSUMPTION" where it is made, and is tested against
 // the sandbox in package whautomatetest:
 //

@@ -10,7 +10,7 @@ import (
 	"github.com/sendq/sendq/tasks"
 )
 
-// Request bodies, field for field as in whautomate-api.md. Names marked
+// Request bodies, field for field as in docs/whautomate-api.md. Names marked
 // ASSUMPTION are not documented publicly.
 
 // ref is {"id": …}: a contact, a client or a location.

@@ -35,7 +35,7 @@ type HTTPConfig struct {
 	Monitoring http.Handler
 }
 
-// NewHTTPHandler returns the routes of INTERFACE.md: /healthz, /metrics,
+// NewHTTPHandler returns the routes of README "HTTP server of `sendq worker`": /healthz, /metrics,
 // /monitoring/ and /webhooks/whautomate.
 func NewHTTPHandler(cfg HTTPConfig) http.Handler {
 	mux := http.NewServeMux()

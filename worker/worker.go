@@ -26,7 +26,7 @@ type API interface {
 	Messages(ctx context.Context, contactID string, page, limit int) (*whautomate.MessagePage, error)
 }
 
-// DefaultLimits are the channels' default rates (whautomate-api.md).
+// DefaultLimits are the channels' default rates (docs/whautomate-api.md).
 var DefaultLimits = map[tasks.Channel]ratelimit.Limit{
 	tasks.WhatsApp:  {Rate: 80, Per: time.Second},
 	tasks.Telegram:  {Rate: 30, Per: time.Second},

@@ -16,7 +16,7 @@ import (
 // CampaignState is where a campaign stands.
 type CampaignState string
 
-// The campaign states (INTERFACE.md).
+// The campaign states (README "Campaigns").
 const (
 	CampaignRunning    CampaignState = "running"
 	CampaignPausedSt   CampaignState = "paused"

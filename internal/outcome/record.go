@@ -16,7 +16,7 @@ import (
 // State is where a message stands.
 type State string
 
-// The outcome states (INTERFACE.md).
+// The outcome states (README "Outcome states").
 const (
 	Queued         State = "queued"
 	Scheduled      State = "scheduled"
@@ -88,7 +88,7 @@ type recordJSON struct {
 	SentAt     string `json:"sent_at,omitempty"`
 }
 
-// MarshalJSON writes the INTERFACE.md outcome object; fields without a value
+// MarshalJSON writes the outcome object (README "Outcome states"); fields without a value
 // are omitted.
 func (r Record) MarshalJSON() ([]byte, error) {
 	return json.Marshal(recordJSON{

@@ -40,7 +40,7 @@ func (s Status) String() string {
 	return "unknown"
 }
 
-// DefaultWindows are the channels' windows for text and media (whautomate-api.md).
+// DefaultWindows are the channels' windows for text and media (docs/whautomate-api.md).
 // Telegram has none.
 var DefaultWindows = map[tasks.Channel]time.Duration{
 	tasks.WhatsApp:  24 * time.Hour,

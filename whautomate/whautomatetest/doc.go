@@ -1,5 +1,5 @@
 // Package whautomatetest is a sandbox of Whautomate's Messages API: an HTTP
-// server that behaves as shared/whautomate-api.md describes, for tests and
+// server that behaves as docs/whautomate-api.md describes, for tests and
 // for `sendq demo`.
 //
 //	sb := whautomatetest.NewServer(whautomatetest.Options{})
