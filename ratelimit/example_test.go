@@ -63,7 +63,7 @@ func ExampleLimiter_Reserve() {
 	}
 
 	// A 429 with Retry-After: 30 holds the channel in every process.
-	if err := lim.Cooldown(ctx, "whatsapp", "", 30*time.Second); err != nil {
+	if err := lim.Cooldown(ctx, ratelimit.Target{Key: "whatsapp"}, 30*time.Second); err != nil {
 		panic(err)
 	}
 	req.Recipient = "c:456"

@@ -61,7 +61,7 @@ func TestFront(t *testing.T) {
 		t.Parallel()
 		l, b := setup(t, Config{})
 		other := b.limiter(t, Config{})
-		require.NoError(t, l.Cooldown(ctx, "whatsapp", "", time.Second))
+		require.NoError(t, l.Cooldown(ctx, Target{Key: "whatsapp"}, time.Second))
 		require.Equal(t, Reservation{Delay: time.Second, Reason: ReasonCooldown}, public(reserve(t, l, whatsapp)))
 		require.Equal(t, Stats{RedisCalls: 1, LocalDenials: 1}, l.Stats())
 
@@ -79,7 +79,7 @@ func TestFront(t *testing.T) {
 	t.Run("a recipient's cool-down is not taken for the key's", func(t *testing.T) {
 		t.Parallel()
 		l, _ := setup(t, Config{})
-		require.NoError(t, l.Cooldown(ctx, "whatsapp", "c:1", time.Second))
+		require.NoError(t, l.Cooldown(ctx, Target{Key: "whatsapp", Recipient: "c:1"}, time.Second))
 		req := whatsapp
 		req.Recipient = "c:1"
 		require.Equal(t, Reservation{Delay: time.Second, Reason: ReasonRecipientCooldown}, public(reserve(t, l, req)))
@@ -116,7 +116,7 @@ func TestFront(t *testing.T) {
 
 	t.Run("allows for the round trip to Redis", func(t *testing.T) {
 		t.Parallel()
-		var f front
+		f := front{rateReason: ReasonRate, coolReason: ReasonCooldown}
 		limit := perSecond50
 		maxWait := 500 * time.Millisecond
 		f.use(limit, maxWait)
@@ -192,7 +192,7 @@ func frontProperty(t *testing.T, seed uint64) (localDenials, redisRefusals int) 
 		case n < 33:
 			who := recipients[rng.IntN(len(recipients))]
 			d := time.Duration(rng.Int64N(int64(700 * time.Millisecond)))
-			require.NoError(t, procs[rng.IntN(len(procs))].Cooldown(ctx, "whatsapp", who, d))
+			require.NoError(t, procs[rng.IntN(len(procs))].Cooldown(ctx, Target{Key: "whatsapp", Recipient: who}, d))
 			coolUntil[who] = max(coolUntil[who], b.clock.Since()+d.Truncate(time.Microsecond))
 		default:
 			p := procs[rng.IntN(len(procs))]
