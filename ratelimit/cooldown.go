@@ -63,18 +63,21 @@ func (l *Limiter) CooldownLeft(ctx context.Context, t Target) (time.Duration, st
 	}
 	sent := l.now()
 	l.redisCalls.Add(1)
-	v, err := leftScript.Run(ctx, l.rdb, l.space(t.Scope).cooldownKeys(t), t.spec()).Int64Slice()
+	keys, codes := l.space(t.Scope).cooldowns(t)
+	v, err := leftScript.Run(ctx, l.rdb, keys, codes...).Int64Slice()
 	if err != nil {
 		return 0, "", fmt.Errorf("ratelimit: cooldown left %s: %w", t.name(), err)
 	}
-	if len(v) != 4 || v[1] < 0 || v[1] >= int64(len(reasons)) {
+	if len(v) != 2+len(keys) || v[1] < 0 || v[1] >= int64(len(reasons)) {
 		return 0, "", fmt.Errorf("ratelimit: cooldown left %s: unexpected answer %v", t.name(), v)
 	}
-	if t.Key != "" {
-		l.learnCooldown(Target{Scope: t.Scope, Key: t.Key}, sent, micros(v[2]))
-	}
+	each := v[2:] // the levels', broadest first
 	if t.Scope != "" {
-		l.learnCooldown(Target{Scope: t.Scope}, sent, micros(v[3]))
+		l.learnCooldown(Target{Scope: t.Scope}, sent, micros(each[0]))
+		each = each[1:]
+	}
+	if t.Key != "" {
+		l.learnCooldown(Target{Scope: t.Scope, Key: t.Key}, sent, micros(each[0]))
 	}
 	return micros(v[0]), reasons[v[1]], nil
 }

@@ -60,22 +60,6 @@ func (t Target) name() string {
 	return strconv.Quote(t.Key) + " of scope " + strconv.Quote(t.Scope)
 }
 
-// spec names the levels t has for the scripts: "s" the scope, "k" the key,
-// "r" the recipient, broadest first.
-func (t Target) spec() string {
-	s := ""
-	if t.Scope != "" {
-		s += "s"
-	}
-	if t.Key != "" {
-		s += "k"
-	}
-	if t.Recipient != "" {
-		s += "r"
-	}
-	return s
-}
-
 // validScope checks a scope id ("" is no scope).
 func validScope(s string) error {
 	if len(s) > maxScopeLen {
@@ -139,18 +123,18 @@ func (k keyspace) key(kind, key, recipient string) string {
 	return s
 }
 
-// cooldownKeys lists the cool-down keys that hold t, broadest first, as
-// t.spec() names them: the scope's, the key's, the recipient's.
-func (k keyspace) cooldownKeys(t Target) []string {
-	keys := make([]string, 0, 3)
+// cooldowns lists the cool-down keys that hold t, broadest first: the
+// scope's, the key's, the recipient's, whichever t names; and the reason
+// code of each, as leftScript takes them.
+func (k keyspace) cooldowns(t Target) (keys []string, codes []any) {
 	if t.Scope != "" {
-		keys = append(keys, k.scopeCooldown())
+		keys, codes = append(keys, k.scopeCooldown()), append(codes, codeScopeCooldown)
 	}
 	if t.Key != "" {
-		keys = append(keys, k.key("c:", t.Key, ""))
+		keys, codes = append(keys, k.key("c:", t.Key, "")), append(codes, codeCooldown)
 	}
 	if t.Recipient != "" {
-		keys = append(keys, k.key("rc:", t.Key, t.Recipient))
+		keys, codes = append(keys, k.key("rc:", t.Key, t.Recipient)), append(codes, codeRecipientCooldown)
 	}
-	return keys
+	return keys, codes
 }

@@ -34,8 +34,9 @@ import "github.com/redis/go-redis/v9"
 //
 // The levels of a request, broadest first: the scope (its budget and its
 // cool-down), the key (its limit and cool-down), the recipient (its pace and
-// cool-down). A script told which are present by a spec such as "skr" (the
-// scope, the key, the recipient) finds their keys in KEYS in that order.
+// cool-down). The scripts take the keys of the levels present in that order,
+// and from ARGV the reason codes to answer for each, so that they need not
+// know which levels are there.
 const luaClock = `
 if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
@@ -57,19 +58,6 @@ local function extend(key, d)
   if v and v >= want then return v - now end
   redis.call('SET', key, int(want), 'PX', int(math.ceil(d / 1000)))
   return d
-end
-
--- levels lists the levels spec names ('s' the scope, 'k' the key, 'r' the
--- recipient), broadest first, each with its place in the full order and the
--- reason codes of its schedule and of its cool-down.
-local function levels(spec)
-  local out = {}
-  for i, lv in ipairs({{'s', 5, 6}, {'k', 1, 3}, {'r', 2, 4}}) do
-    if string.find(spec, lv[1], 1, true) then
-      out[#out + 1] = {name = lv[1], i = i, rate = lv[2], cool = lv[3]}
-    end
-  end
-  return out
 end
 `
 
@@ -99,13 +87,12 @@ var reasons = [...]string{
 // budget, its key's limit, its recipient's pace, each optional.
 //
 // KEYS: each level's schedule and cool-down, broadest first (see above).
-// ARGV: 1-2 the budget's interval and tolerance τ (µs; interval 0: no
-// limit), 3-4 the key's, 5-6 the recipient's, 7 the longest wait to commit
-// to (µs), 8 the spec of the levels present.
-// Returns {ok, wait µs, reason code, key hold µs, now µs, scope hold µs}:
-// a hold is what the key's or the scope's level alone imposes (its
-// cool-down, or without one the wait its schedule asks), which the local
-// front may remember for it.
+// ARGV: 1 the longest wait to commit to (µs), then four a level: its
+// interval (µs, 0: no limit), its tolerance τ (µs), and the reason codes of
+// its schedule and of its cool-down.
+// Returns {ok, wait µs, reason code, now µs, then a level's hold µs for each
+// level}: a hold is what the level alone imposes (its cool-down, or without
+// one the wait its schedule asks), which the local front may remember.
 //
 // GCRA with reservation: a level lets an event go at the earliest time
 // t >= now with t >= TAT − τ; taking it moves TAT to max(TAT, t) + interval.
@@ -114,57 +101,46 @@ var reasons = [...]string{
 // past a broader limited level's own next slot is refused rather than let it
 // push that level's schedule (see the package doc).
 var reserveScript = redis.NewScript(luaClock + `
-local maxwait = tonumber(ARGV[7])
-local lv = levels(ARGV[8])
-for k, l in ipairs(lv) do
-  l.t, l.c = KEYS[2 * k - 1], KEYS[2 * k]
-  l.iv, l.tol = tonumber(ARGV[2 * l.i - 1]), tonumber(ARGV[2 * l.i])
-end
--- holds is what the key's and the scope's levels alone impose.
-local function holds()
-  local k, s = 0, 0
-  for _, l in ipairs(lv) do
-    if l.name == 'k' then k = l.hold elseif l.name == 's' then s = l.hold end
-  end
-  return k, s
+local maxwait, n = tonumber(ARGV[1]), #KEYS / 2
+local function arg(k, j) return tonumber(ARGV[4 * k - 2 + j]) end
+local hold = {}
+local function answer(ok, wait, reason)
+  return {ok, wait, reason, now, unpack(hold, 1, n)}
 end
 
 -- Cool-downs first: the longest, the broadest on a tie; nothing is taken.
 local wait, reason = 0, 0
-for _, l in ipairs(lv) do
-  l.hold = left(l.c)
-  if l.hold > wait then wait, reason = l.hold, l.cool end
+for k = 1, n do
+  hold[k] = left(KEYS[2 * k])
+  if hold[k] > wait then wait, reason = hold[k], arg(k, 3) end
 end
-if wait > 0 then
-  local kh, sh = holds()
-  return {0, wait, reason, kh, now, sh}
-end
+if wait > 0 then return answer(0, wait, reason) end
 
 -- The slot: the latest of the levels' earliest times; the binding level is
 -- the broadest that asks for it.
-local at, bind = now, 0
-for k, l in ipairs(lv) do
-  l.tat = 0
-  if l.iv > 0 then l.tat = tonumber(redis.call('GET', l.t)) or 0 end
-  l.hold = math.max(now, l.tat - l.tol) - now
-  if now + l.hold > at then at, bind, reason = now + l.hold, k, l.rate end
+local tat, at, bind = {}, now, 0
+for k = 1, n do
+  tat[k] = 0
+  if arg(k, 0) > 0 then tat[k] = tonumber(redis.call('GET', KEYS[2 * k - 1])) or 0 end
+  hold[k] = math.max(now, tat[k] - arg(k, 1)) - now
+  if now + hold[k] > at then at, bind, reason = now + hold[k], k, arg(k, 2) end
 end
-local kh, sh = holds()
-if at - now > maxwait then return {0, at - now, reason, kh, now, sh} end
+if at - now > maxwait then return answer(0, at - now, reason) end
 -- A narrower level not free when a broader limited one is would move that
 -- one's schedule past its own next slot, wasting the capacity for every
 -- other key or recipient: refuse instead, and let the caller come back.
 for k = 1, bind - 1 do
-  if lv[k].iv > 0 then return {0, at - now, reason, kh, now, sh} end
+  if arg(k, 0) > 0 then return answer(0, at - now, reason) end
 end
 
-for _, l in ipairs(lv) do
-  if l.iv > 0 then
-    local n = math.max(l.tat, at) + l.iv
-    redis.call('SET', l.t, int(n), 'PX', int(math.ceil((n - now) / 1000)))
+for k = 1, n do
+  local iv = arg(k, 0)
+  if iv > 0 then
+    local t = math.max(tat[k], at) + iv
+    redis.call('SET', KEYS[2 * k - 1], int(t), 'PX', int(math.ceil((t - now) / 1000)))
   end
 end
-return {1, at - now, reason, kh, now, sh}
+return answer(1, at - now, reason)
 `)
 
 // cooldownScript extends the cool-down at KEYS[1] to ARGV[1] µs from now.
@@ -174,17 +150,16 @@ var cooldownScript = redis.NewScript(luaClock + `
 return extend(KEYS[1], tonumber(ARGV[1]))
 `)
 
-// leftScript reports the cool-downs of the levels ARGV[1] names, whose
-// cool-down keys are KEYS, broadest first. Returns {the longest µs (the
-// broadest on a tie), its reason code, the key's µs, the scope's µs}.
+// leftScript reports the cool-downs at KEYS, a level's each, broadest
+// first; ARGV holds the reason code of each. Returns {the longest µs (the
+// broadest on a tie), its reason code, then each one's µs}.
 var leftScript = redis.NewScript(luaClock + `
-local best, reason, kh, sh = 0, 0, 0, 0
-for k, l in ipairs(levels(ARGV[1])) do
-  local d = left(KEYS[k])
-  if d > best then best, reason = d, l.cool end
-  if l.name == 'k' then kh = d elseif l.name == 's' then sh = d end
+local best, reason, each = 0, 0, {}
+for k = 1, #KEYS do
+  each[k] = left(KEYS[k])
+  if each[k] > best then best, reason = each[k], tonumber(ARGV[k]) end
 end
-return {best, reason, kh, sh}
+return {best, reason, unpack(each)}
 `)
 
 // penalizeScript counts a penalty for a recipient and sets its cool-down.

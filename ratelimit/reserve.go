@@ -48,19 +48,21 @@ func (l *Limiter) prepare(r Request) (*reserveCall, Reservation, error) {
 	// The levels present, broadest first, as reserveScript reads them.
 	ks := l.space(r.Scope)
 	c.keys = make([]string, 0, 6)
+	c.args = append(make([]any, 0, 13), maxWait.Microseconds())
+	level := func(schedule, cooldown string, limit Limit, rate, cool int) {
+		c.keys = append(c.keys, schedule, cooldown)
+		c.args = append(c.args, limit.micros(), limit.tolerance(), rate, cool)
+	}
 	if r.Scope != "" {
-		c.keys = append(c.keys, ks.budget(), ks.scopeCooldown())
+		level(ks.budget(), ks.scopeCooldown(), r.Budget, codeBudget, codeScopeCooldown)
 	}
 	if r.Key != "" {
-		c.keys = append(c.keys, ks.key("t:", r.Key, ""), ks.key("c:", r.Key, ""))
+		level(ks.key("t:", r.Key, ""), ks.key("c:", r.Key, ""), r.Limit, codeRate, codeCooldown)
 	}
-	var ri, rtol int64
 	if r.Recipient != "" {
-		c.keys = append(c.keys, ks.key("rt:", r.Key, r.Recipient), ks.key("rc:", r.Key, r.Recipient))
-		ri, rtol = r.RecipientLimit.micros(), r.RecipientLimit.tolerance()
+		level(ks.key("rt:", r.Key, r.Recipient), ks.key("rc:", r.Key, r.Recipient), r.RecipientLimit,
+			codeRecipientRate, codeRecipientCooldown)
 	}
-	c.args = []any{r.Budget.micros(), r.Budget.tolerance(), r.Limit.micros(), r.Limit.tolerance(),
-		ri, rtol, maxWait.Microseconds(), r.Target().spec()}
 	l.redisCalls.Add(1)
 	return c, Reservation{}, nil
 }
@@ -119,7 +121,7 @@ func (c *reserveCall) done(cmd *redis.Cmd) (Reservation, error) {
 	if err != nil {
 		return Reservation{}, fmt.Errorf("ratelimit: reserve %s: %w", c.r.Target(), err)
 	}
-	if len(v) != 6 || v[2] < 0 || v[2] >= int64(len(reasons)) {
+	if len(v) != 4+len(c.keys)/2 || v[2] < 0 || v[2] >= int64(len(reasons)) {
 		return Reservation{}, fmt.Errorf("ratelimit: reserve %s: unexpected answer %v", c.r.Target(), v)
 	}
 	recv := c.l.now()
@@ -127,15 +129,17 @@ func (c *reserveCall) done(cmd *redis.Cmd) (Reservation, error) {
 		OK:       v[0] == 1,
 		Delay:    micros(v[1]),
 		Reason:   reasons[v[2]],
-		redisNow: v[4],
+		redisNow: v[3],
 	}
-	res.at = decidedAt(c.sent, recv, v[4]).Add(res.Delay)
+	res.at = decidedAt(c.sent, recv, v[3]).Add(res.Delay)
 	if !c.priority {
-		if c.key != nil {
-			c.key.learn(c.r.Limit, c.sent, recv, res, micros(v[3]), c.l.maxWait)
-		}
+		holds := v[4:] // the levels', broadest first
 		if c.scope != nil {
-			c.scope.learn(c.r.Budget, c.sent, recv, res, micros(v[5]), c.l.maxWait)
+			c.scope.learn(c.r.Budget, c.sent, recv, res, micros(holds[0]), c.l.maxWait)
+			holds = holds[1:]
+		}
+		if c.key != nil {
+			c.key.learn(c.r.Limit, c.sent, recv, res, micros(holds[0]), c.l.maxWait)
 		}
 	}
 	return res, nil
