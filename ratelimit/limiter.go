@@ -108,9 +108,9 @@ func New(rdb redis.UniversalClient, cfg Config) (*Limiter, error) {
 // Budget, of the Key's Limit and of the Recipient's pace, all at once.
 type Request struct {
 	// Scope is the account the request is made for: 1-64 of a-z, 0-9, _
-	// and -. Its Budget, cool-down and keys are its own, under a Redis
-	// Cluster hash tag of its own. "" is no scope: no budget, the unscoped
-	// keys. Scopes and Keys should come from small sets: the Limiter keeps
+	// and - (others: an error wrapping ErrInvalidScope). Its Budget,
+	// cool-down and keys are its own, under a Redis Cluster hash tag of its
+	// own. "" is no scope: no budget, the unscoped keys. Scopes and Keys should come from small sets: the Limiter keeps
 	// a little local state for each.
 	Scope string
 	// Budget is the Scope's limit, taken by every request of the Scope
