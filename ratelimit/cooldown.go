@@ -16,87 +16,103 @@ const (
 	penaltyDecay  = time.Hour
 )
 
-// Cooldown makes every process hold key (and, if recipient != "", only that
-// recipient of key) for d: no Reserve succeeds until it ends. It extends,
-// never shortens, one already running. Used after a 429 with Retry-After.
-// A d of zero or less does nothing.
-func (l *Limiter) Cooldown(ctx context.Context, key, recipient string, d time.Duration) error {
-	if key == "" {
-		return errors.New("ratelimit: cooldown: the key is empty")
+// Cooldown makes every process hold t for d: no Reserve of it succeeds
+// until it ends. t names the narrowest level it holds: one Recipient of the
+// Key when Recipient is set, else the Key (of the Scope, or unscoped), else
+// the whole Scope — every request of that account, any Key (Reason
+// ReasonAccountCooldown). It extends, never shortens, one already running.
+// Used after a 429 with Retry-After. A d of zero or less does nothing.
+func (l *Limiter) Cooldown(ctx context.Context, t Target, d time.Duration) error {
+	if err := t.validate("cooldown"); err != nil {
+		return err
 	}
 	if d <= 0 {
 		return nil
 	}
 	d = min(d, maxSpan)
-	kind := "c:"
-	if recipient != "" {
-		kind = "rc:"
+	ks := l.space(t.Scope)
+	key := ks.scopeCooldown()
+	switch {
+	case t.Recipient != "":
+		key = ks.key("rc:", t.Key, t.Recipient)
+	case t.Key != "":
+		key = ks.key("c:", t.Key, "")
 	}
 	sent := l.now()
 	l.redisCalls.Add(1)
 	// The answer (what is left of the cool-down) may exceed d.
-	us, err := cooldownScript.Run(ctx, l.rdb, []string{l.key(kind, key, recipient)}, ceilMicros(d)).Int64()
+	us, err := cooldownScript.Run(ctx, l.rdb, []string{key}, ceilMicros(d)).Int64()
 	if err != nil {
-		return fmt.Errorf("ratelimit: cooldown %q: %w", key, err)
+		return fmt.Errorf("ratelimit: cooldown %s: %w", t.name(), err)
 	}
-	if recipient == "" {
-		l.learnCooldown(key, sent, micros(us))
+	if t.Recipient == "" {
+		l.learnCooldown(t, sent, micros(us))
 	}
 	return nil
 }
 
-// CooldownLeft reports the longest remaining cool-down on key and on
-// key+recipient (0 if none) and its reason (ReasonCooldown or
-// ReasonRecipientCooldown, "" if none): the cheap check a caller makes after
-// sleeping on a reservation. It always asks Redis, which knows the cool-downs
-// other processes set.
-func (l *Limiter) CooldownLeft(ctx context.Context, key, recipient string) (time.Duration, string, error) {
-	if key == "" {
-		return 0, "", errors.New("ratelimit: cooldown left: the key is empty")
-	}
-	keys := []string{l.key("c:", key, "")}
-	if recipient != "" {
-		keys = append(keys, l.key("rc:", key, recipient))
+// CooldownLeft reports the longest cool-down that holds t's requests: its
+// Scope's, its Key's, its Recipient's, whichever t names (0 if none), and
+// its reason (ReasonAccountCooldown, ReasonCooldown or
+// ReasonRecipientCooldown, "" if none): the cheap check a caller makes
+// after sleeping on a reservation (pass Request.Target()). It always asks
+// Redis, which knows the cool-downs other processes set.
+func (l *Limiter) CooldownLeft(ctx context.Context, t Target) (time.Duration, string, error) {
+	if err := t.validate("cooldown left"); err != nil {
+		return 0, "", err
 	}
 	sent := l.now()
 	l.redisCalls.Add(1)
-	v, err := leftScript.Run(ctx, l.rdb, keys).Int64Slice()
+	keys, codes := l.space(t.Scope).cooldowns(t)
+	v, err := leftScript.Run(ctx, l.rdb, keys, codes...).Int64Slice()
 	if err != nil {
-		return 0, "", fmt.Errorf("ratelimit: cooldown left %q: %w", key, err)
+		return 0, "", fmt.Errorf("ratelimit: cooldown left %s: %w", t.name(), err)
 	}
-	if len(v) != 3 || v[1] < 0 || v[1] >= int64(len(reasons)) {
-		return 0, "", fmt.Errorf("ratelimit: cooldown left %q: unexpected answer %v", key, v)
+	if len(v) != 2+len(keys) || v[1] < 0 || v[1] >= int64(len(reasons)) {
+		return 0, "", fmt.Errorf("ratelimit: cooldown left %s: unexpected answer %v", t.name(), v)
 	}
-	l.learnCooldown(key, sent, micros(v[2]))
+	each := v[2:] // the levels', broadest first
+	if t.Scope != "" {
+		l.learnCooldown(Target{Scope: t.Scope}, sent, micros(each[0]))
+		each = each[1:]
+	}
+	if t.Key != "" {
+		l.learnCooldown(Target{Scope: t.Scope, Key: t.Key}, sent, micros(each[0]))
+	}
 	return micros(v[0]), reasons[v[1]], nil
 }
 
 // PenalizeRecipient is for the WhatsApp pair limit (Meta 131056): the n-th
-// penalty in a row for that recipient sets a recipient cool-down of 4^n
-// seconds (n from 0: 1 s, 4 s, 16 s, 64 s, …, capped at 1 h); the count
-// decays after 1 h without penalties. Returns the cool-down set. Like
-// Cooldown, it never shortens a longer cool-down already running.
-func (l *Limiter) PenalizeRecipient(ctx context.Context, key, recipient string) (time.Duration, error) {
-	if key == "" || recipient == "" {
+// penalty in a row for t's Recipient of its Key (both required) sets a
+// recipient cool-down of 4^n seconds (n from 0: 1 s, 4 s, 16 s, 64 s, …,
+// capped at 1 h); the count decays after 1 h without penalties. Returns the
+// cool-down set. Like Cooldown, it never shortens a longer cool-down
+// already running.
+func (l *Limiter) PenalizeRecipient(ctx context.Context, t Target) (time.Duration, error) {
+	if t.Key == "" || t.Recipient == "" {
 		return 0, errors.New("ratelimit: penalize recipient: the key and the recipient are required")
 	}
-	keys := []string{l.key("pn:", key, recipient), l.key("rc:", key, recipient)}
+	if err := t.validate("penalize recipient"); err != nil {
+		return 0, err
+	}
+	ks := l.space(t.Scope)
+	keys := []string{ks.key("pn:", t.Key, t.Recipient), ks.key("rc:", t.Key, t.Recipient)}
 	l.redisCalls.Add(1)
 	us, err := penalizeScript.Run(ctx, l.rdb, keys,
 		ceilMicros(penaltyBase), penaltyFactor, ceilMicros(penaltyCap), penaltyDecay.Milliseconds()).Int64()
 	if err != nil {
-		return 0, fmt.Errorf("ratelimit: penalize recipient of %q: %w", key, err)
+		return 0, fmt.Errorf("ratelimit: penalize recipient of %s: %w", t.name(), err)
 	}
 	return micros(us), nil
 }
 
-// learnCooldown tells key's local front of a cool-down of d that Redis
-// reported (or set) for a call made at sent.
-func (l *Limiter) learnCooldown(key string, sent time.Time, d time.Duration) {
+// learnCooldown tells the front of t's key (or of its scope, without a key)
+// of a cool-down of d that Redis reported (or set) for a call made at sent.
+func (l *Limiter) learnCooldown(t Target, sent time.Time, d time.Duration) {
 	if d <= 0 {
 		return
 	}
-	l.front(key).learnCooldown(sent, d)
+	l.front(t).learnCooldown(sent, d)
 }
 
 // ceilMicros is d in microseconds, rounded up.

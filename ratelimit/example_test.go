@@ -32,21 +32,8 @@ func ExampleParseLimit() {
 }
 
 func ExampleLimiter_Reserve() {
-	mr, err := miniredis.Run()
-	if err != nil {
-		panic(err)
-	}
-	defer mr.Close()
-	// Redis's TIME and the local clock stand still, for a stable output.
-	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
-	mr.SetTime(now)
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	defer rdb.Close()
-
-	lim, err := ratelimit.New(rdb, ratelimit.Config{Now: func() time.Time { return now }})
-	if err != nil {
-		panic(err)
-	}
+	lim, done := newExampleLimiter()
+	defer done()
 	ctx := context.Background()
 	req := ratelimit.Request{
 		Key:            "whatsapp",
@@ -63,7 +50,7 @@ func ExampleLimiter_Reserve() {
 	}
 
 	// A 429 with Retry-After: 30 holds the channel in every process.
-	if err := lim.Cooldown(ctx, "whatsapp", "", 30*time.Second); err != nil {
+	if err := lim.Cooldown(ctx, ratelimit.Target{Key: "whatsapp"}, 30*time.Second); err != nil {
 		panic(err)
 	}
 	req.Recipient = "c:456"
@@ -77,4 +64,66 @@ func ExampleLimiter_Reserve() {
 	// ok=true delay=20ms reason="rate"
 	// ok=false delay=6s reason="recipient_rate"
 	// ok=false delay=30s reason="cooldown"
+}
+
+// An account's budget is taken by every request made for it, on any
+// channel, in the same script call as the channel's limit; a 429 holds the
+// whole account.
+func ExampleLimiter_Reserve_budget() {
+	lim, done := newExampleLimiter()
+	defer done()
+	ctx := context.Background()
+	budget := ratelimit.Limit{Rate: 300, Per: time.Minute} // one request every 200 ms
+	for _, req := range []ratelimit.Request{
+		{Scope: "clinic-sg", Budget: budget, Key: "whatsapp", Limit: ratelimit.Limit{Rate: 80, Per: time.Second}},
+		{Scope: "clinic-sg", Budget: budget, Key: "telegram", Limit: ratelimit.Limit{Rate: 30, Per: time.Second}},
+		{Scope: "clinic-sg", Budget: budget}, // a look-up: the budget alone
+		{Scope: "clinic-my", Budget: budget, Key: "whatsapp"},
+	} {
+		r, err := lim.Reserve(ctx, req)
+		if err != nil {
+			panic(err)
+		}
+		fmt.Printf("%s %-8s ok=%v delay=%v reason=%q\n", req.Scope, req.Key, r.OK, r.Delay, r.Reason)
+	}
+
+	// A 429 with Retry-After: 30 holds clinic-sg, every channel, in every process.
+	if err := lim.Cooldown(ctx, ratelimit.Target{Scope: "clinic-sg"}, 30*time.Second); err != nil {
+		panic(err)
+	}
+	for _, scope := range []string{"clinic-sg", "clinic-my"} {
+		r, err := lim.Reserve(ctx, ratelimit.Request{Scope: scope, Budget: budget, Key: "instagram"})
+		if err != nil {
+			panic(err)
+		}
+		fmt.Printf("%s %-8s ok=%v delay=%v reason=%q\n", scope, "instagram", r.OK, r.Delay, r.Reason)
+	}
+	// Output:
+	// clinic-sg whatsapp ok=true delay=0s reason=""
+	// clinic-sg telegram ok=true delay=200ms reason="budget"
+	// clinic-sg          ok=true delay=400ms reason="budget"
+	// clinic-my whatsapp ok=true delay=0s reason=""
+	// clinic-sg instagram ok=false delay=30s reason="account_cooldown"
+	// clinic-my instagram ok=true delay=200ms reason="budget"
+}
+
+// newExampleLimiter returns a Limiter on an in-memory Redis (miniredis)
+// whose clock, like the Limiter's, stands still, for a stable output; done
+// closes both.
+func newExampleLimiter() (lim *ratelimit.Limiter, done func()) {
+	mr, err := miniredis.Run()
+	if err != nil {
+		panic(err)
+	}
+	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	mr.SetTime(now)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	lim, err = ratelimit.New(rdb, ratelimit.Config{Now: func() time.Time { return now }})
+	if err != nil {
+		panic(err)
+	}
+	return lim, func() {
+		rdb.Close()
+		mr.Close()
+	}
 }

@@ -8,6 +8,10 @@ import (
 )
 
 // The local front saves round trips when Redis's answer is surely "wait".
+// A Limiter keeps one front per key (of a scope, or unscoped) and one per
+// scope, whose limit is the scope's budget; what follows says "key" for
+// either. A request asks the fronts of its levels, and is refused when one
+// of them refuses it.
 //
 // Why it can never let more through than Redis allows: it has no way to grant.
 // check answers OK=false or sends the caller on to Redis; every slot is taken
@@ -43,8 +47,13 @@ import (
 //     refused, with a wait of at least MaxWait + (1−x)·T, the Delay the front
 //     reports. Other processes' grants only push TAT further.
 
-// front is one key's local state: what this process knows Redis would answer.
+// front is one key's (or one scope's) local state: what this process knows
+// Redis would answer.
 type front struct {
+	// rateReason and coolReason are the Reasons of its refusals: by the
+	// schedule, by a cool-down.
+	rateReason, coolReason string
+
 	mu sync.Mutex
 	// limit is the key's limit that lim and the rate refusal were learned
 	// under; a request with a different limit starts them afresh.
@@ -66,16 +75,26 @@ type front struct {
 // at a token count that is, exactly, one.
 const tokenSlack = 1e-6
 
-// front returns key's local state, made on first use.
-func (l *Limiter) front(key string) *front {
+// front returns the local state of t's key, or of its scope when t has no
+// key, made on first use. t.Recipient is ignored.
+func (l *Limiter) front(t Target) *front {
+	t.Recipient = ""
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	f := l.fronts[key]
+	f := l.fronts[t]
 	if f == nil {
-		f = &front{}
-		l.fronts[key] = f
+		f = &front{rateReason: ReasonRate, coolReason: ReasonCooldown}
+		if t.Key == "" {
+			f.rateReason, f.coolReason = ReasonBudget, ReasonAccountCooldown
+		}
+		l.fronts[t] = f
 	}
 	return f
+}
+
+// isCooldown reports whether reason is a cool-down's.
+func isCooldown(reason string) bool {
+	return reason == ReasonCooldown || reason == ReasonRecipientCooldown || reason == ReasonAccountCooldown
 }
 
 // use makes limit the key's limit; f.mu must be held. A change forgets what
@@ -103,30 +122,30 @@ func (f *front) check(limit Limit, now time.Time, maxWait time.Duration) (Reserv
 	f.use(limit, maxWait)
 	now = now.Add(f.rtt)
 	if now.Before(f.coolUntil) {
-		return Reservation{Delay: f.coolUntil.Sub(now), Reason: ReasonCooldown}, true
+		return Reservation{Delay: f.coolUntil.Sub(now), Reason: f.coolReason}, true
 	}
 	if f.lim == nil {
 		return Reservation{}, false
 	}
 	if now.Before(f.rateUntil) {
-		return Reservation{Delay: f.rateReady.Sub(now), Reason: ReasonRate}, true
+		return Reservation{Delay: f.rateReady.Sub(now), Reason: f.rateReason}, true
 	}
 	if x := f.lim.TokensAt(now); x < 1-tokenSlack {
 		wait := maxWait + time.Duration((1-x)*float64(f.interval))
-		return Reservation{Delay: wait, Reason: ReasonRate}, true
+		return Reservation{Delay: wait, Reason: f.rateReason}, true
 	}
 	return Reservation{}, false
 }
 
 // learn takes in Redis's answer res to a request with limit sent at local
 // time sent and answered at recv; hold is what the key alone imposed (its
-// cool-down, or the wait its schedule asked).
+// cool-down in a cool-down's answer, else the wait its schedule asked).
 func (f *front) learn(limit Limit, sent, recv time.Time, res Reservation, hold, maxWait time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.rtt = max(recv.Sub(sent), 0)
 	switch {
-	case res.Reason == ReasonCooldown || res.Reason == ReasonRecipientCooldown:
+	case isCooldown(res.Reason):
 		f.cooldown(sent, hold)
 	case !f.limit.same(limit) || f.lim == nil:
 		// Another limit took over meanwhile: what this answer says about the

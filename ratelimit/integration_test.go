@@ -100,15 +100,7 @@ func TestIntegrationSharedLimit(t *testing.T) {
 
 	slices.Sort(slots)
 	require.NotEmpty(t, slots)
-	closed, halfOpen := 0, 0
-	for i, s := range slots {
-		j, _ := slices.BinarySearch(slots, s+int64(time.Second/time.Microsecond))
-		halfOpen = max(halfOpen, j-i)
-		for j < len(slots) && slots[j] == s+int64(time.Second/time.Microsecond) {
-			j++
-		}
-		closed = max(closed, j-i)
-	}
+	closed, halfOpen := busiest(slots, time.Second)
 	n := len(slots)
 	first, last := slots[0], slots[n-1]
 	rate := float64(n-1) / (float64(last-first) / 1e6)
@@ -128,20 +120,59 @@ func TestIntegrationSharedLimit(t *testing.T) {
 	require.InEpsilon(t, 50.0*span.Seconds(), float64(n), 0.02, "slots in %v", span)
 }
 
+// busiest counts the most of the sorted slots (µs) in any window of length
+// w: closed ([a, a+w]) and half-open ([a, a+w)). The busiest window of
+// either kind starts at a slot.
+func busiest(slots []int64, w time.Duration) (closed, halfOpen int) {
+	us := w.Microseconds()
+	for i, s := range slots {
+		j, _ := slices.BinarySearch(slots, s+us)
+		halfOpen = max(halfOpen, j-i)
+		for j < len(slots) && slots[j] == s+us {
+			j++
+		}
+		closed = max(closed, j-i)
+	}
+	return closed, halfOpen
+}
+
+// benchCase is one request a benchmark reserves again and again.
+type benchCase struct {
+	name string
+	req  Request
+}
+
 // BenchmarkReserve measures Reserve on miniredis and on the real Redis, with
 // no limit (the cool-down check alone), with a limit loose enough that every
 // call is granted by Redis, and with a limit the benchmark saturates (most
 // calls refused by the local front). Besides ns/op it reports Redis
 // round trips per Reserve.
 func BenchmarkReserve(b *testing.B) {
-	cases := []struct {
-		name string
-		req  Request
-	}{
+	benchReserve(b, []benchCase{
 		{"none", Request{Key: "whatsapp", Recipient: "c:1"}},
 		{"granted", Request{Key: "whatsapp", Limit: Limit{Rate: 1000000, Per: time.Second}, Recipient: "c:1"}},
 		{"saturated", Request{Key: "whatsapp", Limit: Limit{Rate: 80, Per: time.Second}}},
-	}
+	})
+}
+
+// BenchmarkReserveWithBudget is BenchmarkReserve's cases in a scope with a
+// budget, which the same script call decides: granted (a budget loose enough
+// for every call), saturated by the budget (300/m: most calls refused by the
+// scope's local front), and a budget-only request. Its rediscalls/op beside
+// BenchmarkReserve's show that the budget adds no round trip.
+func BenchmarkReserveWithBudget(b *testing.B) {
+	loose := Limit{Rate: 1000000, Per: time.Second}
+	benchReserve(b, []benchCase{
+		{"none", Request{Scope: "acme", Key: "whatsapp", Recipient: "c:1"}},
+		{"granted", Request{Scope: "acme", Budget: loose, Key: "whatsapp", Limit: loose, Recipient: "c:1"}},
+		{"saturated", Request{Scope: "acme", Budget: Limit{Rate: 300, Per: time.Minute}, Key: "whatsapp", Limit: Limit{Rate: 80, Per: time.Second}}},
+		{"budget-only", Request{Scope: "acme", Budget: loose}},
+	})
+}
+
+// benchReserve runs cases on miniredis and on the real Redis, each on a
+// fresh Limiter, reporting Redis round trips per Reserve besides ns/op.
+func benchReserve(b *testing.B, cases []benchCase) {
 	servers := []struct {
 		name string
 		open func(b *testing.B) redis.UniversalClient

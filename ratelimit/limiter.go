@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,15 +30,19 @@ const (
 	ReasonCooldown = "cooldown"
 	// ReasonRecipientCooldown: a cool-down holds this recipient of the key.
 	ReasonRecipientCooldown = "recipient_cooldown"
+	// ReasonBudget: the scope's (account's) budget asks for the wait.
+	ReasonBudget = "budget"
+	// ReasonAccountCooldown: a cool-down holds the whole scope (account).
+	ReasonAccountCooldown = "account_cooldown"
 )
-
-// hashTag matches a Redis Cluster hash tag: the first {…} with something in it.
-var hashTag = regexp.MustCompile(`\{[^}]+\}`)
 
 // Config configures a Limiter. Zero values mean the documented defaults.
 type Config struct {
-	// Prefix starts every key. It must carry a hash tag ({…}) so that all
-	// keys of one call share a cluster slot. Defaults to DefaultPrefix.
+	// Prefix starts every unscoped key. It must carry a hash tag ({…}) so
+	// that all keys of one call share a cluster slot. A scope's keys start
+	// with the same prefix with ":a:<scope>" inside the tag, so that each
+	// scope has a slot of its own: "{sendq:a:<scope>}:rl:" by default.
+	// Defaults to DefaultPrefix.
 	Prefix string
 	// Now is the local clock, used by the local front only: every decision
 	// Redis makes uses Redis's TIME, so that all processes share one clock.
@@ -55,11 +58,13 @@ type Config struct {
 type Limiter struct {
 	rdb     redis.UniversalClient
 	prefix  string
+	tagHead string // prefix up to its hash tag's "}", where a scope goes
+	tagTail string // the rest of prefix
 	now     func() time.Time
 	maxWait time.Duration
 
 	mu     sync.Mutex
-	fronts map[string]*front
+	fronts map[Target]*front // by scope and key, recipients apart
 
 	redisCalls   atomic.Uint64
 	localDenials atomic.Uint64
@@ -73,7 +78,8 @@ func New(rdb redis.UniversalClient, cfg Config) (*Limiter, error) {
 	if cfg.Prefix == "" {
 		cfg.Prefix = DefaultPrefix
 	}
-	if !hashTag.MatchString(cfg.Prefix) {
+	head, tail, ok := splitHashTag(cfg.Prefix)
+	if !ok {
 		return nil, fmt.Errorf("ratelimit: prefix %q has no hash tag such as {sendq}: Redis Cluster needs one to run the scripts", cfg.Prefix)
 	}
 	if cfg.Now == nil {
@@ -90,21 +96,38 @@ func New(rdb redis.UniversalClient, cfg Config) (*Limiter, error) {
 	return &Limiter{
 		rdb:     rdb,
 		prefix:  cfg.Prefix,
+		tagHead: head,
+		tagTail: tail,
 		now:     cfg.Now,
 		maxWait: cfg.MaxWait,
-		fronts:  map[string]*front{},
+		fronts:  map[Target]*front{},
 	}, nil
 }
 
-// Request names what Reserve takes a slot for.
+// Request names what Reserve takes a slot for: a slot of the Scope's
+// Budget, of the Key's Limit and of the Recipient's pace, all at once.
 type Request struct {
-	// Key is what the limit applies to, such as the channel name
-	// "whatsapp" (required). Keys should come from a small set: the Limiter
-	// keeps a little local state for each.
+	// Scope is the account the request is made for: 1-64 of a-z, 0-9, _
+	// and - (others: an error wrapping ErrInvalidScope). Its Budget,
+	// cool-down and keys are its own, under a Redis Cluster hash tag of its
+	// own. "" is no scope: no budget, the unscoped keys. Scopes and Keys should come from small sets: the Limiter keeps
+	// a little local state for each.
+	Scope string
+	// Budget is the Scope's limit, taken by every request of the Scope
+	// whatever its Key; the zero Limit means none. It needs a Scope. With
+	// Burst 1 (the default) its slots are at least Budget.Interval() apart,
+	// so no window of length Per holds more than Rate of them (one more
+	// where both ends fall on a slot) and no second more than
+	// ceil(Rate·1s/Per)+1.
+	Budget Limit
+	// Key is what Limit applies to, such as the channel name "whatsapp".
+	// Required without a Scope; with one, "" asks for a slot of the Budget
+	// alone (a request that no channel limit covers).
 	Key string
 	// Limit is the key's limit; the zero Limit means none.
 	Limit Limit
-	// Recipient names one recipient of Key, such as "c:123" (optional).
+	// Recipient names one recipient of Key, such as "c:123" (optional;
+	// it needs a Key).
 	Recipient string
 	// RecipientLimit is the pace for each recipient of Key; the zero Limit
 	// means none. It applies only when Recipient is set.
@@ -124,8 +147,9 @@ type Reservation struct {
 	// OK true: a slot is reserved at now+Delay — wait Delay, then act.
 	// OK false: nothing is reserved — come back after Delay.
 	OK bool
-	// Reason says what asked for the wait: "" (none), ReasonRate,
-	// ReasonRecipientRate, ReasonCooldown or ReasonRecipientCooldown.
+	// Reason says what asked for the wait: "" (none), ReasonBudget,
+	// ReasonRate, ReasonRecipientRate, ReasonAccountCooldown,
+	// ReasonCooldown or ReasonRecipientCooldown.
 	Reason string
 
 	// at is when Delay ends on the local clock (see At).
@@ -158,15 +182,17 @@ func (l *Limiter) Stats() Stats {
 	return Stats{RedisCalls: l.redisCalls.Load(), LocalDenials: l.localDenials.Load()}
 }
 
-// Reserve takes one slot for Key and Recipient in one atomic Lua script (GCRA
-// with reservation, like x/time/rate's Reserve but shared through Redis): if
-// a cool-down is active on Key or on Key+Recipient it reserves nothing and
-// returns OK=false, Delay = the remaining cool-down; otherwise it computes the
-// earliest time both the channel and the recipient allow, and if that is
-// within MaxWait it commits both (OK=true, Delay = time until the slot) else
-// commits neither (OK=false, Delay = the wait).
+// Reserve takes one slot for r in one atomic Lua script (GCRA with
+// reservation, like x/time/rate's Reserve but shared through Redis), of
+// every level at once: the Scope's Budget, the Key's Limit and the
+// Recipient's pace. If a cool-down holds the Scope, the Key or the
+// Recipient it reserves nothing and returns OK=false, Delay = the longest
+// cool-down left. Otherwise the slot is the latest of the times the levels
+// allow: if that is within MaxWait every level's schedule advances for it
+// (OK=true, Delay = time until the slot), else none does (OK=false, Delay =
+// the wait), and Reason names the level that asked for the wait.
 //
-// With both limits zero Reserve still checks the cool-downs, so a caller
+// With every limit zero Reserve still checks the cool-downs, so a caller
 // with limits off still honours a 429. Before asking Redis it consults the
 // local front, which may answer OK=false by itself when Redis surely would
 // (see the package documentation); it never grants a slot by itself.
@@ -195,97 +221,6 @@ func (l *Limiter) ReserveIn(ctx context.Context, p redis.Pipeliner, r Request) f
 		}
 		return c.done(cmd)
 	}
-}
-
-// reserveCall is one reservation on its way to Redis.
-type reserveCall struct {
-	l        *Limiter
-	r        Request
-	f        *front
-	sent     time.Time
-	priority bool
-	keys     []string
-	args     []any
-}
-
-// prepare checks r and asks the local front; it returns the call to make,
-// or nil with the answer (a refusal by the front, or an error).
-func (l *Limiter) prepare(r Request) (*reserveCall, Reservation, error) {
-	if r.Key == "" {
-		return nil, Reservation{}, errors.New("ratelimit: reserve: the key is empty")
-	}
-	if err := r.Limit.validate(); err != nil {
-		return nil, Reservation{}, fmt.Errorf("%w %v for %q: %v", ErrInvalidLimit, r.Limit, r.Key, err)
-	}
-	if err := r.RecipientLimit.validate(); err != nil {
-		return nil, Reservation{}, fmt.Errorf("%w %v for recipients of %q: %v", ErrInvalidLimit, r.RecipientLimit, r.Key, err)
-	}
-	maxWait, priority := l.maxWait, r.MaxWait > l.maxWait
-	if priority {
-		maxWait = min(r.MaxWait, maxSpan)
-	}
-	f := l.front(r.Key)
-	sent := l.now()
-	if !priority {
-		if res, ok := f.check(r.Limit, sent, l.maxWait); ok {
-			l.localDenials.Add(1)
-			res.at = sent.Add(res.Delay)
-			return nil, res, nil
-		}
-	}
-	keys := []string{l.key("t:", r.Key, ""), l.key("c:", r.Key, "")}
-	var ri, rtol int64
-	if r.Recipient != "" {
-		keys = append(keys, l.key("rt:", r.Key, r.Recipient), l.key("rc:", r.Key, r.Recipient))
-		ri, rtol = r.RecipientLimit.micros(), r.RecipientLimit.tolerance()
-	}
-	l.redisCalls.Add(1)
-	return &reserveCall{l: l, r: r, f: f, sent: sent, priority: priority, keys: keys,
-		args: []any{r.Limit.micros(), r.Limit.tolerance(), ri, rtol, maxWait.Microseconds()}}, Reservation{}, nil
-}
-
-// done reads Redis's answer and teaches the front.
-func (c *reserveCall) done(cmd *redis.Cmd) (Reservation, error) {
-	v, err := cmd.Int64Slice()
-	if err != nil {
-		return Reservation{}, fmt.Errorf("ratelimit: reserve %q: %w", c.r.Key, err)
-	}
-	if len(v) != 5 || v[2] < 0 || v[2] >= int64(len(reasons)) {
-		return Reservation{}, fmt.Errorf("ratelimit: reserve %q: unexpected answer %v", c.r.Key, v)
-	}
-	recv := c.l.now()
-	res := Reservation{
-		OK:       v[0] == 1,
-		Delay:    micros(v[1]),
-		Reason:   reasons[v[2]],
-		redisNow: v[4],
-	}
-	res.at = decidedAt(c.sent, recv, v[4]).Add(res.Delay)
-	if !c.priority {
-		c.f.learn(c.r.Limit, c.sent, recv, res, micros(v[3]), c.l.maxWait)
-	}
-	return res, nil
-}
-
-// decidedAt places Redis's clock reading redisNow (µs since the Unix epoch)
-// on the local clock, within [sent, recv]: the request left at sent and the
-// answer came back at recv, so Redis decided in between. The result keeps
-// sent's monotonic reading.
-func decidedAt(sent, recv time.Time, redisNow int64) time.Time {
-	off := time.UnixMicro(redisNow).Sub(sent) // wall clocks: UnixMicro has no monotonic reading
-	return sent.Add(min(max(off, 0), recv.Sub(sent)))
-}
-
-// key names a Redis key: the prefix, a kind, the limiter key and, for
-// per-recipient keys, the recipient. Keys and recipients are joined with
-// ":", so a Key that itself holds ":" could share a recipient's keys with
-// another Key; the channel names sendq uses hold none.
-func (l *Limiter) key(kind, key, recipient string) string {
-	s := l.prefix + kind + key
-	if recipient != "" {
-		s += ":" + recipient
-	}
-	return s
 }
 
 // micros converts microseconds to a Duration.

@@ -7,15 +7,36 @@ import "github.com/redis/go-redis/v9"
 // (about 1.8e15: exact in a Lua number, which is a float64). Numbers are
 // written with %d because tostring would print them in exponent form.
 //
+// The keys (see keyspace for their names): the unscoped ones start with
+// Config.Prefix ("{sendq}:rl:"); a scope's start with the same prefix with
+// ":a:<scope>" inside the hash tag ("{sendq:a:<scope>}:rl:"), so that every
+// key of one call shares a Redis Cluster slot and each scope (account) has a
+// slot of its own.
+//
+//	{sendq}:rl:t:<key>               a key's schedule
+//	{sendq}:rl:c:<key>               a key's cool-down
+//	{sendq}:rl:rt:<key>:<recipient>  a recipient's schedule
+//	{sendq}:rl:rc:<key>:<recipient>  a recipient's cool-down
+//	{sendq}:rl:pn:<key>:<recipient>  a recipient's penalty count
+//	{sendq:a:<scope>}:rl:b           the scope's budget schedule
+//	{sendq:a:<scope>}:rl:ac          the scope's cool-down
+//	{sendq:a:<scope>}:rl:t:<key>, …  a scoped key's and its recipients', as above
+//
 // Stored values:
-//   - a schedule key ("t:…", "rt:…") holds GCRA's theoretical arrival time
-//     (TAT): the time the next event would be due if events went at exactly
-//     the limit. It expires at that time, after which a missing key and a TAT
-//     in the past mean the same.
-//   - a cool-down key ("c:…", "rc:…") holds the time the cool-down ends and
-//     expires then.
+//   - a schedule key ("b", "t:…", "rt:…") holds GCRA's theoretical arrival
+//     time (TAT): the time the next event would be due if events went at
+//     exactly the limit. It expires at that time, after which a missing key
+//     and a TAT in the past mean the same.
+//   - a cool-down key ("ac", "c:…", "rc:…") holds the time the cool-down ends
+//     and expires then.
 //   - a penalty key ("pn:…") counts a recipient's penalties and expires an
 //     hour after the last.
+//
+// The levels of a request, broadest first: the scope (its budget and its
+// cool-down), the key (its limit and cool-down), the recipient (its pace and
+// cool-down). The scripts take the keys of the levels present in that order,
+// and from ARGV the reason codes to answer for each, so that they need not
+// know which levels are there.
 const luaClock = `
 if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
@@ -47,6 +68,8 @@ const (
 	codeRecipientRate
 	codeCooldown
 	codeRecipientCooldown
+	codeBudget
+	codeScopeCooldown
 )
 
 // reasons names the reason codes as Reservation.Reason reports them.
@@ -56,61 +79,68 @@ var reasons = [...]string{
 	codeRecipientRate:     ReasonRecipientRate,
 	codeCooldown:          ReasonCooldown,
 	codeRecipientCooldown: ReasonRecipientCooldown,
+	codeBudget:            ReasonBudget,
+	codeScopeCooldown:     ReasonAccountCooldown,
 }
 
-// reserveScript takes one slot for a key and, optionally, a recipient of it.
+// reserveScript takes one slot for the levels of a request: its scope's
+// budget, its key's limit, its recipient's pace, each optional.
 //
-// KEYS: 1 the key's schedule, 2 the key's cool-down, and with a recipient
-// 3 the recipient's schedule, 4 the recipient's cool-down.
-// ARGV: 1 the key's interval (µs, 0: no limit), 2 its tolerance τ (µs),
-// 3 the recipient's interval (µs, 0: no limit), 4 its tolerance (µs),
-// 5 the longest wait to commit to (µs).
-// Returns {ok, wait µs, reason code, hold µs, now µs}: hold is what the
-// key alone imposes (its cool-down, or without one the wait its schedule
-// asks), which the local front may remember for the key.
+// KEYS: each level's schedule and cool-down, broadest first (see above).
+// ARGV: 1 the longest wait to commit to (µs), then four a level: its
+// interval (µs, 0: no limit), its tolerance τ (µs), and the reason codes of
+// its schedule and of its cool-down.
+// Returns {ok, wait µs, reason code, now µs, then a level's hold µs for each
+// level}: a hold is what the level alone imposes (its cool-down, or without
+// one the wait its schedule asks), which the local front may remember.
 //
-// GCRA with reservation: an event may go at the earliest time t >= now with
-// t >= TAT − τ; taking it moves TAT to max(TAT, t) + interval. Both
-// schedules advance from the same t, or neither does; a recipient that would
-// hold the event past the key's own next slot is refused rather than let it
-// push the key's schedule (see the package doc).
+// GCRA with reservation: a level lets an event go at the earliest time
+// t >= now with t >= TAT − τ; taking it moves TAT to max(TAT, t) + interval.
+// The slot is the latest of the levels' times, and every level's schedule
+// advances from it, or none does; a narrower level that would hold the event
+// past a broader limited level's own next slot is refused rather than let it
+// push that level's schedule (see the package doc).
 var reserveScript = redis.NewScript(luaClock + `
-local ci, ctol = tonumber(ARGV[1]), tonumber(ARGV[2])
-local ri, rtol = tonumber(ARGV[3]), tonumber(ARGV[4])
-local maxwait = tonumber(ARGV[5])
-local rcp = #KEYS == 4
-
-local ccd, rcd = left(KEYS[2]), 0
-if rcp then rcd = left(KEYS[4]) end
-if ccd > 0 and ccd >= rcd then return {0, ccd, 3, ccd, now} end
-if rcd > 0 then return {0, rcd, 4, ccd, now} end
-
-local function tat(key, iv)
-  if iv <= 0 then return 0 end
-  return tonumber(redis.call('GET', key)) or 0
+local maxwait, n = tonumber(ARGV[1]), #KEYS / 2
+local function arg(k, j) return tonumber(ARGV[4 * k - 2 + j]) end
+local hold = {}
+local function answer(ok, wait, reason)
+  return {ok, wait, reason, now, unpack(hold, 1, n)}
 end
-local ctat, rtat = tat(KEYS[1], ci), 0
-if rcp then rtat = tat(KEYS[3], ri) end
-local cat = math.max(now, ctat - ctol)
-local rat = math.max(now, rtat - rtol)
-local at = math.max(cat, rat)
-local reason = 0
-if at > now then
-  if cat >= rat then reason = 1 else reason = 2 end
-end
-if at - now > maxwait then return {0, at - now, reason, cat - now, now} end
--- A recipient that is not free when the channel is would move the channel's
--- schedule past its own next slot, wasting that capacity for every other
--- recipient: refuse instead, and let the caller come back at rat.
-if ci > 0 and rat > cat then return {0, rat - now, 2, cat - now, now} end
 
-local function commit(key, old, iv)
-  local n = math.max(old, at) + iv
-  redis.call('SET', key, int(n), 'PX', int(math.ceil((n - now) / 1000)))
+-- Cool-downs first: the longest, the broadest on a tie; nothing is taken.
+local wait, reason = 0, 0
+for k = 1, n do
+  hold[k] = left(KEYS[2 * k])
+  if hold[k] > wait then wait, reason = hold[k], arg(k, 3) end
 end
-if ci > 0 then commit(KEYS[1], ctat, ci) end
-if rcp and ri > 0 then commit(KEYS[3], rtat, ri) end
-return {1, at - now, reason, cat - now, now}
+if wait > 0 then return answer(0, wait, reason) end
+
+-- The slot: the latest of the levels' earliest times; the binding level is
+-- the broadest that asks for it.
+local tat, at, bind = {}, now, 0
+for k = 1, n do
+  tat[k] = 0
+  if arg(k, 0) > 0 then tat[k] = tonumber(redis.call('GET', KEYS[2 * k - 1])) or 0 end
+  hold[k] = math.max(now, tat[k] - arg(k, 1)) - now
+  if now + hold[k] > at then at, bind, reason = now + hold[k], k, arg(k, 2) end
+end
+if at - now > maxwait then return answer(0, at - now, reason) end
+-- A narrower level not free when a broader limited one is would move that
+-- one's schedule past its own next slot, wasting the capacity for every
+-- other key or recipient: refuse instead, and let the caller come back.
+for k = 1, bind - 1 do
+  if arg(k, 0) > 0 then return answer(0, at - now, reason) end
+end
+
+for k = 1, n do
+  local iv = arg(k, 0)
+  if iv > 0 then
+    local t = math.max(tat[k], at) + iv
+    redis.call('SET', KEYS[2 * k - 1], int(t), 'PX', int(math.ceil((t - now) / 1000)))
+  end
+end
+return answer(1, at - now, reason)
 `)
 
 // cooldownScript extends the cool-down at KEYS[1] to ARGV[1] µs from now.
@@ -120,15 +150,16 @@ var cooldownScript = redis.NewScript(luaClock + `
 return extend(KEYS[1], tonumber(ARGV[1]))
 `)
 
-// leftScript reports the cool-downs on a key (KEYS[1]) and, optionally, a
-// recipient of it (KEYS[2]). Returns {the longer one µs, its reason code,
-// the key's µs}.
+// leftScript reports the cool-downs at KEYS, a level's each, broadest
+// first; ARGV holds the reason code of each. Returns {the longest µs (the
+// broadest on a tie), its reason code, then each one's µs}.
 var leftScript = redis.NewScript(luaClock + `
-local c, r = left(KEYS[1]), 0
-if #KEYS == 2 then r = left(KEYS[2]) end
-if c > 0 and c >= r then return {c, 3, c} end
-if r > 0 then return {r, 4, c} end
-return {0, 0, 0}
+local best, reason, each = 0, 0, {}
+for k = 1, #KEYS do
+  each[k] = left(KEYS[k])
+  if each[k] > best then best, reason = each[k], tonumber(ARGV[k]) end
+end
+return {best, reason, unpack(each)}
 `)
 
 // penalizeScript counts a penalty for a recipient and sets its cool-down.
