@@ -159,6 +159,19 @@ func RetryAfter(err error) time.Duration {
 	return 0
 }
 
+// AccountLimited reports whether a rate-limited answer speaks of the
+// account's budget (an HTTP 429 with no Meta code: Whautomate's own limit of
+// requests a minute per account, every channel counted) rather than of one
+// channel's throughput (Meta 130429, 4, 80007, 613).
+//
+// ASSUMPTION: Whautomate answers its own limit with a bare 429 and passes
+// Meta's throughput codes through in the body.
+func AccountLimited(err error) bool {
+	var ae *APIError
+	return errors.As(err, &ae) && ae.Status == http.StatusTooManyRequests &&
+		(!ae.HasCode || ae.Code == http.StatusTooManyRequests)
+}
+
 // Ambiguous reports whether a failed send may nevertheless have gone out:
 // the request was written and no answer came (a cut connection, a timeout).
 // No idempotency key is documented upstream, so the caller must check

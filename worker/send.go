@@ -10,6 +10,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/sendq/sendq/internal/outcome"
+	"github.com/sendq/sendq/ratelimit"
 	"github.com/sendq/sendq/whautomate"
 )
 
@@ -49,8 +50,8 @@ var actions = map[whautomate.Class]func(*job, context.Context, answer) error{
 	whautomate.SessionClosed:        (*job).outsideWindow,
 	whautomate.RateLimited:          (*job).rateLimited,
 	whautomate.RecipientRateLimited: (*job).recipientRateLimited,
-	whautomate.Configuration:        (*job).holdChannel,
-	whautomate.AccountBlocked:       (*job).holdChannel,
+	whautomate.Configuration:        (*job).hold,
+	whautomate.AccountBlocked:       (*job).hold,
 	whautomate.Transient:            (*job).transient,
 }
 
@@ -101,24 +102,32 @@ func (j *job) outsideWindow(ctx context.Context, a answer) error {
 	return j.retryLater(ctx, 0, reason+"; the contact has written since", a.err)
 }
 
-// rateLimited cools the channel down for as long as the upstream asks (a
-// second if it does not say) and brings the message back then.
+// rateLimited cools down for as long as the upstream asks (a second if it
+// does not say) and brings the message back then: the whole account after
+// an HTTP 429 (its budget is spent, whatever the channel), the channel after
+// a Meta throughput code.
 func (j *job) rateLimited(ctx context.Context, a answer) error {
 	d := whautomate.RetryAfter(a.err)
 	if d <= 0 {
 		d = time.Second
 	}
-	if err := j.w.slots.Cooldown(ctx, string(j.m.Channel), "", d); err != nil {
+	t, what := j.channel(), "channel"
+	if whautomate.AccountLimited(a.err) {
+		t, what = j.account(), "account"
+	}
+	if err := j.w.slots.Cooldown(ctx, t, d); err != nil {
 		return j.release(ctx, err)
 	}
-	j.attemptLog().Warn("rate limited by the upstream; channel cooling down", "retry_in", d)
+	j.attemptLog().Warn("rate limited by the upstream; "+what+" cooling down", "retry_in", d)
 	return j.retryLater(ctx, d, "rate limited by the upstream", a.err)
 }
 
 // recipientRateLimited backs off the recipient (a longer pause each time)
 // and brings the message back after it.
 func (j *job) recipientRateLimited(ctx context.Context, a answer) error {
-	d, err := j.w.slots.PenalizeRecipient(ctx, string(j.m.Channel), j.m.To.Key())
+	t := j.channel()
+	t.Recipient = j.m.To.Key()
+	d, err := j.w.slots.PenalizeRecipient(ctx, t)
 	if err != nil {
 		return j.release(ctx, err)
 	}
@@ -126,17 +135,30 @@ func (j *job) recipientRateLimited(ctx context.Context, a answer) error {
 	return j.retryLater(ctx, d, "recipient rate limited", a.err)
 }
 
-// holdChannel holds the whole channel for Hold after the upstream refused
-// the account or the key: messages wait, none fail.
-func (j *job) holdChannel(ctx context.Context, a answer) error {
+// hold stops sends for Hold after the upstream refused the account's key or
+// location (the whole account: messages wait, none fail), or blocked the
+// account on this channel (that channel of the account).
+func (j *job) hold(ctx context.Context, a answer) error {
 	w, m := j.w, j.m
-	if err := w.slots.Cooldown(ctx, string(m.Channel), "", w.cfg.Hold); err != nil {
+	t, what := j.account(), "account"
+	if a.class == whautomate.AccountBlocked {
+		t, what = j.channel(), "channel"
+	}
+	if err := w.slots.Cooldown(ctx, t, w.cfg.Hold); err != nil {
 		return j.release(ctx, err)
 	}
 	w.m.held(m.Channel, a.class)
-	j.attemptLog().Error("the upstream refused the account or key; holding the channel (messages wait, none fail)",
+	j.attemptLog().Error("the upstream refused the account or key; holding the "+what+" (messages wait, none fail)",
 		"class", a.class.String(), "retry_in", w.cfg.Hold, "error", logErr(a.err))
 	return j.retryLater(ctx, w.cfg.Hold, a.class.String(), a.err)
+}
+
+// account is the rate-limit target of the whole account.
+func (j *job) account() ratelimit.Target { return ratelimit.Target{Scope: j.w.cfg.Account} }
+
+// channel is the rate-limit target of the message's channel of its account.
+func (j *job) channel() ratelimit.Target {
+	return ratelimit.Target{Scope: j.w.cfg.Account, Key: string(j.m.Channel)}
 }
 
 // transient retries the message with backoff, until its last attempt.

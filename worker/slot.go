@@ -18,8 +18,20 @@ import (
 // MaxBlock, or a recipient's pace past the horizon, reschedules the message.
 //
 // The run starts with the reservation made with the claim, if any.
-func (j *job) waitForSlot(ctx context.Context) error {
-	req := j.slotRequest()
+func (j *job) waitForSlot(ctx context.Context) error { return j.waitFor(ctx, j.slotRequest()) }
+
+// waitForLookup waits, as waitForSlot does, for a slot of the account's
+// budget for a look-up (GET /v1/messages): every request of the account
+// takes one, not only sends.
+func (j *job) waitForLookup(ctx context.Context) error {
+	if j.w.budget.IsZero() {
+		return nil
+	}
+	return j.waitFor(ctx, j.lookupRequest())
+}
+
+// waitFor waits for a slot of req, in place or by rescheduling.
+func (j *job) waitFor(ctx context.Context, req ratelimit.Request) error {
 	started := j.w.now()
 	deadline := started.Add(j.w.cfg.MaxBlock)
 	j.campaignAt = started
@@ -118,7 +130,7 @@ func (j *job) keepSlot(ctx context.Context, r ratelimit.Reservation, req ratelim
 	// the sends of later slots, and with enough of them a one-second
 	// window at the receiver holds more than the limit. A slot missed by
 	// more than lateness allows is given up, and the run takes another.
-	if !req.Limit.IsZero() && w.now().Sub(slot) > lateness(req.Limit) {
+	if late, ok := j.lateness(req); ok && w.now().Sub(slot) > late {
 		w.m.slotMissed(j.m.Channel)
 		return false, nil
 	}
@@ -133,7 +145,7 @@ func (j *job) coolingBefore(ctx context.Context, slot time.Time, req ratelimit.R
 	if err := sleep(ctx, slot.Sub(j.w.now())-cooldownLook); err != nil {
 		return false, j.release(ctx, err)
 	}
-	left, _, err := j.w.slots.CooldownLeft(ctx, req.Key, req.Recipient)
+	left, _, err := j.w.slots.CooldownLeft(ctx, req.Target())
 	if err != nil {
 		return false, j.release(ctx, err)
 	}
@@ -175,19 +187,40 @@ func (j *job) leaveGate() {
 // cooldownLook is how long before its slot a run looks for a cool-down.
 const cooldownLook = 5 * time.Millisecond
 
-// slotRequest is the message's rate-limit request: its channel and
-// recipient, and how far ahead it may reserve (transactional messages twice
-// as far as campaign ones).
+// lateness is how late a send may go after its slot of req: what the
+// tighter of the channel's limit and the account's budget allows (ok false:
+// neither limits it).
+func (j *job) lateness(req ratelimit.Request) (time.Duration, bool) {
+	var late []time.Duration
+	for _, l := range []ratelimit.Limit{req.Limit, req.Budget} {
+		if !l.IsZero() {
+			late = append(late, lateness(l))
+		}
+	}
+	if len(late) == 0 {
+		return 0, false
+	}
+	return min(late[0], late[len(late)-1]), true
+}
+
+// slotRequest is the message's rate-limit request: a slot of its account's
+// budget, its channel's cap and its recipient's pace, and how far ahead it
+// may reserve (transactional messages twice as far as campaign ones).
 func (j *job) slotRequest() ratelimit.Request {
 	w, m := j.w, j.m
-	req := ratelimit.Request{
-		Key:            string(m.Channel),
-		Limit:          w.limits[m.Channel],
-		Recipient:      m.To.Key(),
-		RecipientLimit: w.paces[m.Channel],
-		MaxWait:        w.cfg.Horizon,
-	}
-	if m.Campaign == "" {
+	req := j.lookupRequest()
+	req.Key = string(m.Channel)
+	req.Limit = w.limits[m.Channel]
+	req.Recipient = m.To.Key()
+	req.RecipientLimit = w.paces[m.Channel]
+	return req
+}
+
+// lookupRequest is a request for a slot of the account's budget alone.
+func (j *job) lookupRequest() ratelimit.Request {
+	w := j.w
+	req := ratelimit.Request{Scope: w.cfg.Account, Budget: w.budget, MaxWait: w.cfg.Horizon}
+	if j.m.Campaign == "" {
 		req.MaxWait = 2 * w.cfg.Horizon
 	}
 	return req

@@ -41,9 +41,9 @@ type windows interface {
 type slots interface {
 	ReserveIn(ctx context.Context, p redis.Pipeliner, r ratelimit.Request) func() (ratelimit.Reservation, error)
 	Reserve(ctx context.Context, r ratelimit.Request) (ratelimit.Reservation, error)
-	CooldownLeft(ctx context.Context, key, recipient string) (time.Duration, string, error)
-	Cooldown(ctx context.Context, key, recipient string, d time.Duration) error
-	PenalizeRecipient(ctx context.Context, key, recipient string) (time.Duration, error)
+	CooldownLeft(ctx context.Context, t ratelimit.Target) (time.Duration, string, error)
+	Cooldown(ctx context.Context, t ratelimit.Target, d time.Duration) error
+	PenalizeRecipient(ctx context.Context, t ratelimit.Target) (time.Duration, error)
 }
 
 var (

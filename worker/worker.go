@@ -53,12 +53,17 @@ const Headroom = 0.01
 func spaced(ls map[tasks.Channel]ratelimit.Limit) map[tasks.Channel]ratelimit.Limit {
 	out := make(map[tasks.Channel]ratelimit.Limit, len(ls))
 	for ch, l := range ls {
-		if l.Rate > 0 {
-			l.Per += time.Duration(float64(l.Per) * Headroom)
-		}
-		out[ch] = l
+		out[ch] = space(l)
 	}
 	return out
+}
+
+// space returns l with Headroom added to its period.
+func space(l ratelimit.Limit) ratelimit.Limit {
+	if l.Rate > 0 {
+		l.Per += time.Duration(float64(l.Per) * Headroom)
+	}
+	return l
 }
 
 // lateness is how late a send may go after its slot on a channel limited to
@@ -81,6 +86,18 @@ type Config struct {
 	Redis redis.UniversalClient
 	// API sends the messages (required).
 	API API
+	// Account names the Whautomate account these messages are sent for
+	// (1-64 of a-z, 0-9, _ and -). Its budget, cool-downs and holds are its
+	// own, shared by every worker process of the account, and its keys carry
+	// its own hash tag. Defaults to "default".
+	Account string
+	// Budget is the account's request budget: every API request made for it
+	// (sends of every channel, look-ups of a contact's messages) takes a
+	// slot, spread evenly, shared by every worker process; channel limits
+	// and recipient paces apply inside it. Whautomate allows 300 a minute (60
+	// on a trial account): sendq worker sets the account's (README
+	// "Configuration"). The zero Limit means none.
+	Budget ratelimit.Limit
 	// Concurrency is how many messages of one channel a process works on at
 	// once; each channel has its own pool so that one channel's backlog never
 	// holds up another. Defaults to 50.
@@ -151,6 +168,7 @@ type Worker struct {
 	records  records                           // the outcome store, as the send chain asks it
 	windows  windows                           // the session store, as the send chain asks it
 	slots    slots                             // the rate limiter
+	budget   ratelimit.Limit                   // cfg.Budget, spaced
 	limits   map[tasks.Channel]ratelimit.Limit // cfg.Limits, spaced
 	paces    map[tasks.Channel]ratelimit.Limit // cfg.RecipientLimits, spaced
 	gates    map[tasks.Channel]*gate           // per limited channel; see gate
@@ -161,18 +179,21 @@ type Worker struct {
 	now      func() time.Time
 }
 
-// New checks cfg and returns a Worker.
-func New(cfg Config) (*Worker, error) {
+// withDefaults checks cfg and fills in the documented defaults.
+func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Redis == nil {
-		return nil, errors.New("worker: Config.Redis is required")
+		return cfg, errors.New("worker: Config.Redis is required")
 	}
 	if cfg.API == nil {
-		return nil, errors.New("worker: Config.API is required")
+		return cfg, errors.New("worker: Config.API is required")
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d == 0 {
 			*d = v
 		}
+	}
+	if cfg.Account == "" {
+		cfg.Account = "default"
 	}
 	if cfg.Concurrency == 0 {
 		cfg.Concurrency = 50
@@ -195,17 +216,26 @@ func New(cfg Config) (*Worker, error) {
 	def(&cfg.PollInterval, 10*time.Millisecond)
 	def(&cfg.ShutdownTimeout, 10*time.Second)
 	if cfg.MaxAttempts > keys.TaskMaxRetry-5 {
-		return nil, fmt.Errorf("worker: MaxAttempts %d is over %d", cfg.MaxAttempts, keys.TaskMaxRetry-5)
+		return cfg, fmt.Errorf("worker: MaxAttempts %d is over %d", cfg.MaxAttempts, keys.TaskMaxRetry-5)
 	}
 	if cfg.Concurrency < 0 || cfg.MaxAttempts < 0 || cfg.DefaultExpiry < 0 || cfg.MaxBlock < 0 || cfg.Horizon < 0 ||
 		cfg.SendTimeout < 0 || cfg.Hold < 0 || cfg.Recheck < 0 || cfg.PollInterval < 0 || cfg.ShutdownTimeout < 0 {
-		return nil, errors.New("worker: negative value in Config")
+		return cfg, errors.New("worker: negative value in Config")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	return cfg, nil
+}
+
+// New checks cfg and returns a Worker.
+func New(cfg Config) (*Worker, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	outcomes, err := outcome.New(cfg.Redis, outcome.Config{Retention: cfg.Retention, MaxWait: cfg.DefaultExpiry, AutoPause: cfg.AutoPause})
 	if err != nil {
@@ -221,6 +251,7 @@ func New(cfg Config) (*Worker, error) {
 	}
 	limits := spaced(cfg.Limits)
 	return &Worker{
+		budget:   space(cfg.Budget),
 		cfg:      cfg,
 		rdb:      cfg.Redis,
 		api:      cfg.API,
