@@ -83,3 +83,16 @@ func oneLine(s string) string {
 	}
 	return strings.Join(lines, "; ")
 }
+
+// fieldError returns err as a *ConfigError, about field unless it names its
+// own.
+func fieldError(err error, field string) *ConfigError {
+	ce, ok := err.(*ConfigError)
+	if !ok {
+		ce = &ConfigError{Msg: err.Error(), Err: err}
+	}
+	if ce.Field == "" {
+		ce.Field = field
+	}
+	return ce
+}
