@@ -114,5 +114,15 @@ func FromEnv(lookup Lookup) (*Set, error) {
 	return s, nil
 }
 
+// Configure reads the accounts as a command does: from the file
+// SENDQ_ACCOUNTS_FILE names, when it is set and not empty (Load), else from
+// the WHAUTOMATE_* variables (FromEnv).
+func Configure(lookup Lookup, readFile ReadFile) (*Set, error) {
+	if path, _ := lookup("SENDQ_ACCOUNTS_FILE"); path != "" {
+		return Load(path, lookup, readFile)
+	}
+	return FromEnv(lookup)
+}
+
 // named returns err as a *ConfigError about the environment variable name.
 func named(name string, err error) error { return fieldError(err, name) }

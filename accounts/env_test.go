@@ -116,3 +116,27 @@ func TestRequireKeys(t *testing.T) {
 	require.NoError(t, err)
 	require.EqualError(t, set.RequireKeys(), "account b: api_key: required")
 }
+
+func TestConfigure(t *testing.T) {
+	t.Parallel()
+	const file = "accounts:\n  - id: a\n    api_key_env: A_KEY\n  - id: b\n    api_key_env: B_KEY\n"
+	files := disk{"/etc/sendq/accounts.yaml": file}
+
+	set, err := accounts.Configure(keys.with(env{
+		"SENDQ_ACCOUNTS_FILE": "/etc/sendq/accounts.yaml", "WHAUTOMATE_RATE_LIMIT": "not read",
+	}).lookup, files.read)
+	require.NoError(t, err)
+	require.Equal(t, []string{"a", "b"}, set.IDs())
+
+	for _, e := range []env{{}, {"SENDQ_ACCOUNTS_FILE": ""}} {
+		set, err = accounts.Configure(e.with(env{"WHAUTOMATE_API_KEY": "k"}).lookup, files.read)
+		require.NoError(t, err)
+		a, ok := set.Only()
+		require.True(t, ok)
+		require.Equal(t, "default", a.ID)
+		require.Equal(t, "k", a.APIKey)
+	}
+
+	_, err = accounts.Configure(env{"SENDQ_ACCOUNTS_FILE": "/etc/sendq/none.yaml"}.lookup, files.read)
+	require.EqualError(t, err, "/etc/sendq/none.yaml: file does not exist")
+}
