@@ -30,6 +30,9 @@ func (j *job) alreadySent(ctx context.Context) error {
 		j.logger().Warn("an earlier attempt may have sent this message; sending again (at-least-once)")
 		return nil
 	}
+	if err := j.waitForLookup(ctx); err != nil {
+		return err
+	}
 	pctx, cancel := context.WithTimeout(ctx, w.cfg.SendTimeout)
 	defer cancel()
 	page, err := w.api.Messages(pctx, m.To.ContactID, 1, 50)

@@ -82,7 +82,13 @@ func TestCoolDown(t *testing.T) {
 // made no call nor used an attempt, and go once the clock reaches its delay.
 func (c *testChain) requireNext(t *testing.T, to string, want verdict) {
 	t.Helper()
-	task := c.enqueue(t, templateMsg("m2", to))
+	c.requireAfter(t, templateMsg("m2", to), want)
+}
+
+// requireAfter is requireNext for any second message m2.
+func (c *testChain) requireAfter(t *testing.T, m2 tasks.Message, want verdict) {
+	t.Helper()
+	task := c.enqueue(t, m2)
 	requireVerdict(t, want, c.handle(task))
 	if want == done {
 		require.Equal(t, 2, c.api.calls())
@@ -95,4 +101,60 @@ func (c *testChain) requireNext(t *testing.T, to string, want verdict) {
 	c.clock.Advance(want.in)
 	requireVerdict(t, done, c.handle(task))
 	require.Equal(t, 2, c.api.calls())
+}
+
+// TestAccount: the account's budget, cool-downs and holds reach every channel
+// of the account; a channel's own cool-down or block reaches that channel
+// only. The first message goes on WhatsApp, the next on Telegram.
+func TestAccount(t *testing.T) {
+	const hold = 45 * time.Second
+	perMinute := ratelimit.Limit{Rate: 1, Per: time.Minute}
+	meta := func(status int, body string) error {
+		return upstream(t, whautomatetest.Answer{Status: status, Body: body})
+	}
+	telegram := tasks.Message{ID: "m2", Channel: tasks.Telegram, Kind: tasks.KindTemplate,
+		To: tasks.Recipient{ContactID: "c2"}, Template: &tasks.Template{Text: "Welcome"}}
+	for _, tc := range []struct {
+		name   string
+		budget ratelimit.Limit
+		answer error         // the first message's (nil: sent)
+		cools  time.Duration // the first message's deferral (0: sent)
+		want   verdict       // the Telegram message's
+	}{
+		{"BudgetSpentOnAnotherChannel", perMinute, nil, 0, deferred(time.Minute + time.Minute/100)},
+		{"BudgetLeft", ratelimit.Limit{Rate: 2, Per: time.Millisecond}, nil, 0, done},
+		{"TooManyRequestsCoolsTheAccount", ratelimit.Limit{},
+			upstream(t, whautomatetest.Answer{Status: 429, RetryAfter: "7"}), 7 * time.Second, deferred(7 * time.Second)},
+		{"MetaThroughputCoolsTheChannelOnly", ratelimit.Limit{},
+			meta(400, `{"error":{"message":"Rate limit hit","code":130429}}`), time.Second, done},
+		{"ForbiddenHoldsTheAccount", ratelimit.Limit{}, meta(403, `{"message":"Forbidden"}`), hold, deferred(hold)},
+		{"InvalidLocationHoldsTheAccount", ratelimit.Limit{}, meta(404, `{"error":"Invalid locationId"}`), hold, deferred(hold)},
+		{"AccountBlockHoldsTheChannelOnly", ratelimit.Limit{},
+			meta(400, `{"error":{"message":"Blocked","code":131031}}`), hold, done},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := setup(t, func(c *Config) { c.Hold, c.Budget = hold, tc.budget })
+			first := done
+			if tc.answer != nil {
+				c.api.fail(tc.answer)
+				first = deferred(tc.cools)
+			}
+			requireVerdict(t, first, c.run(t, templateMsg("m1", "c1")))
+			c.requireAfter(t, telegram, tc.want)
+		})
+	}
+}
+
+// TestALookUpTakesABudgetSlot: the window probe is a request of the account
+// like a send: with one slot a minute, the probe takes it and the send waits
+// for the next.
+func TestALookUpTakesABudgetSlot(t *testing.T) {
+	c := setup(t, func(c *Config) { c.Budget = ratelimit.Limit{Rate: 1, Per: time.Minute} })
+	c.api.show(page(wrote(tasks.WhatsApp, chainEpoch.Add(-time.Hour))))
+	requireVerdict(t, deferred(time.Minute+time.Minute/100), c.run(t, textMsg("m1", "c1")))
+	require.Len(t, c.api.probes(), 1)
+	require.Zero(t, c.api.calls(), "the send waits for the next slot")
+	c.clock.Advance(time.Minute + time.Minute/100)
+	requireVerdict(t, done, c.run(t, textMsg("m1", "c1")))
+	require.Equal(t, 1, c.api.calls())
 }

@@ -21,6 +21,9 @@ func (j *job) checkWindow(ctx context.Context, now time.Time) error {
 		return j.release(ctx, err)
 	}
 	if st == session.Unknown && j.m.To.ContactID != "" {
+		if err := j.waitForLookup(ctx); err != nil {
+			return err
+		}
 		st = j.probeWindow(ctx, now)
 	}
 	if st != session.Closed {
