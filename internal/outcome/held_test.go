@@ -33,10 +33,10 @@ func TestHeld(t *testing.T) {
 	require.NoError(t, err)
 	q := keys.Queue("whatsapp", true)
 	require.Equal(t, []string{keys.Member(q, "m1"), keys.Member(q, "m2"), keys.Member(q, "m3")}, members)
-	require.NoError(t, held.Remove(ctx, "q m2"))
+	require.NoError(t, held.Remove(ctx, keys.Member(q, "m2")))
 	members, err = held.Members(ctx)
 	require.NoError(t, err)
-	require.Equal(t, []string{"q m1", "q m3"}, members)
+	require.Equal(t, []string{keys.Member(q, "m1"), keys.Member(q, "m3")}, members)
 
 	members, err = s.Held("other").Members(ctx)
 	require.NoError(t, err)
