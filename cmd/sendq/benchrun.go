@@ -87,6 +87,7 @@ func (b *benchRun) sendq(ctx context.Context, idle int) (benchResult, error) {
 	}
 	w, err := worker.New(worker.Config{
 		Redis: b.rdb, API: b.api, Concurrency: b.concurrency,
+		Budget:          b.limit, // the account's budget on, as in production, above the rate reached
 		Limits:          map[tasks.Channel]ratelimit.Limit{tasks.WhatsApp: b.limit},
 		RecipientLimits: map[tasks.Channel]ratelimit.Limit{},
 		Logger:          slog.New(slog.NewTextHandler(io.Discard, nil)),

@@ -16,6 +16,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sendq/sendq/accounts"
 	"github.com/sendq/sendq/producer"
 	"github.com/sendq/sendq/tasks"
 	"github.com/sendq/sendq/whautomate"
@@ -119,7 +120,7 @@ func (a *app) demoSandbox() (*demoSetup, error) {
 	base := "http://" + ln.Addr().String()
 	sandbox := whautomatetest.NewServer(whautomatetest.Options{
 		APIKey: "demo-key", Latency: 20 * time.Millisecond,
-		WebhookURL: base + "/webhooks/whautomate", WebhookToken: a.env.WebhookToken,
+		WebhookURL: base + "/webhooks/whautomate", WebhookToken: demoAccount(a.env).WebhookToken,
 	})
 	fmt.Fprintf(a.stdout, "whautomate  sandbox at %s\n", sandbox.URL())
 	api, err := whautomate.New(whautomate.Config{BaseURL: sandbox.URL(), APIKey: "demo-key"})
@@ -138,7 +139,7 @@ func (a *app) startDemoWorker(ctx context.Context, rdb redis.UniversalClient, d 
 	ready := make(chan struct{})
 	wctx, stopWorker := context.WithCancel(ctx)
 	go func() {
-		done <- a.runWorker(wctx, workerSetup{rdb: rdb, api: d.api, listener: d.ln}, func(*worker.Worker, string) { close(ready) })
+		done <- a.runWorker(wctx, workerSetup{rdb: rdb, acc: demoAccount(a.env), api: d.api, listener: d.ln}, func(*worker.Worker, string) { close(ready) })
 	}()
 	select {
 	case <-ready:
@@ -335,4 +336,17 @@ func redactURL(raw string) string {
 		}
 	}
 	return raw
+}
+
+// demoAccount is the account the demo sends for: Whautomate's default budget
+// and Meta's channel figures, with the environment's webhook token if any.
+func demoAccount(e *env) accounts.Account {
+	acc := accounts.Account{ID: accounts.Default, Budget: accounts.DefaultBudget,
+		Rates: accounts.DefaultRates(), Paces: accounts.DefaultPaces()}
+	if e.Accounts != nil {
+		if only, ok := e.Accounts.Only(); ok {
+			acc.WebhookToken = only.WebhookToken
+		}
+	}
+	return acc
 }

@@ -78,6 +78,7 @@ func fleetOn(t *testing.T, rdb redis.UniversalClient, url string, opts whautomat
 		"REDIS_URL=" + url,
 		"WHAUTOMATE_BASE_URL=" + sb.URL(),
 		"WHAUTOMATE_API_KEY=e2e-key",
+		"WHAUTOMATE_RATE_LIMIT=0", // tests of the budget set their own
 		"SENDQ_HTTP_ADDR=",
 		"SENDQ_LOG_FORMAT=json",
 	}

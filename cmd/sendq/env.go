@@ -2,11 +2,12 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/sendq/sendq/ratelimit"
+	"github.com/sendq/sendq/accounts"
 	"github.com/sendq/sendq/tasks"
 )
 
@@ -14,16 +15,14 @@ import (
 // "Configuration"), the one place outside flags where sendq reads its
 // settings.
 type env struct {
-	RedisURL      string
-	RedisURLSet   bool
-	BaseURL       string
-	APIKey        string
-	LocationID    string
+	RedisURL    string
+	RedisURLSet bool
+	// Accounts are the configured accounts: SENDQ_ACCOUNTS_FILE's, or the
+	// one "default" of the WHAUTOMATE_* and SENDQ_RATE/PACE_* variables
+	// (README "Accounts").
+	Accounts      *accounts.Set
 	HTTPAddr      string
 	Concurrency   int
-	Limits        map[tasks.Channel]ratelimit.Limit
-	Paces         map[tasks.Channel]ratelimit.Limit
-	WebhookToken  string
 	AdminToken    string
 	LogFormat     string
 	ShutdownAfter time.Duration
@@ -55,6 +54,8 @@ var envVars = []envVar{
 	{"WHAUTOMATE_BASE_URL", "https://api.whautomate.com", "the API host (https://api.in.whautomate.com for India accounts)"},
 	{"WHAUTOMATE_API_KEY", "", "required by worker and messages; sent as x-api-key, never logged"},
 	{"WHAUTOMATE_LOCATION_ID", "", "sent as location: {id} when set"},
+	{"WHAUTOMATE_RATE_LIMIT", "300/m", "the account's budget: every API request of the account, shared by every worker; 60/m on a trial account; 0 for none"},
+	{"SENDQ_ACCOUNTS_FILE", "", "a YAML file of accounts (README \"Accounts\"); when set, the WHAUTOMATE_* variables are not read"},
 	{"SENDQ_HTTP_ADDR", "127.0.0.1:8080", "the worker's HTTP server; empty disables it"},
 	{"SENDQ_CONCURRENCY", "50", "concurrent sends per worker process, for each channel"},
 	{"SENDQ_RATE_<CHANNEL>", channelDefaults(0), "per-channel limit shared by every worker on the same Redis: N/s, N/m, N/h, or 0 for none"},
@@ -109,18 +110,12 @@ func loadEnv(lookup func(string) (string, bool)) (*env, error) {
 		return envDefault(k)
 	}
 	e := &env{
-		RedisURL:     get("REDIS_URL"),
-		BaseURL:      get("WHAUTOMATE_BASE_URL"),
-		APIKey:       get("WHAUTOMATE_API_KEY"),
-		LocationID:   get("WHAUTOMATE_LOCATION_ID"),
-		HTTPAddr:     get("SENDQ_HTTP_ADDR"),
-		WebhookToken: get("SENDQ_WEBHOOK_TOKEN"),
-		AdminToken:   get("SENDQ_ADMIN_TOKEN"),
-		LogFormat:    get("SENDQ_LOG_FORMAT"),
-		CallbackURL:  get("SENDQ_CALLBACK_URL"),
-		CallbackKey:  get("SENDQ_CALLBACK_SECRET"),
-		Limits:       map[tasks.Channel]ratelimit.Limit{},
-		Paces:        map[tasks.Channel]ratelimit.Limit{},
+		RedisURL:    get("REDIS_URL"),
+		HTTPAddr:    get("SENDQ_HTTP_ADDR"),
+		AdminToken:  get("SENDQ_ADMIN_TOKEN"),
+		LogFormat:   get("SENDQ_LOG_FORMAT"),
+		CallbackURL: get("SENDQ_CALLBACK_URL"),
+		CallbackKey: get("SENDQ_CALLBACK_SECRET"),
 	}
 	_, e.RedisURLSet = lookup("REDIS_URL")
 	var err error
@@ -140,24 +135,8 @@ func loadEnv(lookup func(string) (string, bool)) (*env, error) {
 		return nil, err
 	}
 	e.ReadOnlyUI = get("SENDQ_MONITORING_READONLY") != "false"
-	for _, ch := range tasks.Channels {
-		name := strings.ToUpper(string(ch))
-		for i, prefix := range []string{"SENDQ_RATE_", "SENDQ_PACE_"} {
-			k := prefix + name
-			v, ok := lookup(k)
-			if !ok {
-				v = channelLimits[ch][i]
-			}
-			l, err := ratelimit.ParseLimit(v)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %v", k, err)
-			}
-			if i == 0 {
-				e.Limits[ch] = l
-			} else {
-				e.Paces[ch] = l
-			}
-		}
+	if e.Accounts, err = accounts.Configure(accounts.Lookup(lookup), os.ReadFile); err != nil {
+		return nil, err
 	}
 	if e.LogFormat != "text" && e.LogFormat != "json" {
 		return nil, fmt.Errorf("SENDQ_LOG_FORMAT: want text or json, not %q", e.LogFormat)

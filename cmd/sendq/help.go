@@ -16,6 +16,7 @@ commands:
   send [flags]        validate and enqueue one message; prints its id
   status ID           print a message's recorded outcome
   messages CONTACT_ID list a contact's messages (GET /v1/messages/{contactId})
+  accounts [--check]  list the configured accounts; check each key
   campaign ...        bulk runs: start, status, pause, resume, cancel
   dashboard           the web UI and metrics alone, against a Redis
   demo [--once]       the whole system on one machine, no set-up
@@ -62,7 +63,11 @@ scheduled, waiting_session, retrying, sent, failed, expired, cancelled
 (README "Outcome states"). An unknown id exits 1 with "not found".`, []string{"REDIS_URL"}},
 	"messages": {"sendq messages CONTACT_ID [--page N] [--limit N] [--json]", `Lists a contact's messages through Whautomate's GET /v1/messages/{contactId},
 one a line: time, direction (in/out), channel, type, status, text.`,
-		[]string{"WHAUTOMATE_BASE_URL", "WHAUTOMATE_API_KEY", "WHAUTOMATE_LOCATION_ID"}},
+		[]string{"SENDQ_ACCOUNTS_FILE", "WHAUTOMATE_BASE_URL", "WHAUTOMATE_API_KEY", "WHAUTOMATE_LOCATION_ID"}},
+	"accounts": {"sendq accounts [--check] [--json]", `Lists the configured accounts: id, API host, budget and whether a location
+is set; never a key. With --check, makes one request per account to check
+its key and location, and exits 1 if any fails (README "Accounts").`,
+		[]string{"SENDQ_ACCOUNTS_FILE", "WHAUTOMATE_BASE_URL", "WHAUTOMATE_API_KEY", "WHAUTOMATE_LOCATION_ID", "WHAUTOMATE_RATE_LIMIT"}},
 	"campaign start": {"sendq campaign start --id ID --file F [--channel C] [--template NAME --language L | --text T | --media-url U --mime-type M] [flags]",
 		`Enqueues one message per row of F: CSV with a header row, or JSON Lines
 (.jsonl) with the same keys: contact_id, client_id or phone (+ name),

@@ -80,6 +80,8 @@ func (a *app) dispatch(ctx context.Context, cmd string, args []string) error {
 		return a.status(ctx, args)
 	case "messages":
 		return a.messages(ctx, args)
+	case "accounts":
+		return a.accounts(ctx, args)
 	case "campaign":
 		return a.campaign(ctx, args)
 	case "dashboard":

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -110,6 +112,15 @@ func TestUsage(t *testing.T) {
 		{"BadPollInterval", map[string]string{"SENDQ_POLL_INTERVAL": "0s"}, []string{"status", "x"}, "SENDQ_POLL_INTERVAL"},
 		{"BadRedisScheme", map[string]string{"REDIS_URL": "mysql://x"}, []string{"status", "x"}, "REDIS_URL"},
 		{"SentinelWithoutMaster", map[string]string{"REDIS_URL": "redis-sentinel://h:26379/0"}, []string{"status", "x"}, "master"},
+		{"BadBudget", map[string]string{"WHAUTOMATE_RATE_LIMIT": "lots"}, []string{"accounts"}, "WHAUTOMATE_RATE_LIMIT"},
+		{"AccountsFileMissing", map[string]string{"SENDQ_ACCOUNTS_FILE": "/nonexistent/accounts.yaml"}, []string{"accounts"},
+			"/nonexistent/accounts.yaml"},
+		{"AccountsFileBadField", map[string]string{"SENDQ_ACCOUNTS_FILE": accountsFile(t, "accounts:\n  - id: a\n    api_key_env: KA\n    rate_limit: fast\n"), "KA": "k"},
+			[]string{"worker"}, "account a: rate_limit"},
+		{"SeveralAccounts", map[string]string{"SENDQ_ACCOUNTS_FILE": accountsFile(t, "accounts:\n  - id: a\n    api_key_env: KA\n  - id: b\n    api_key_env: KA\n"), "KA": "k"},
+			[]string{"worker"}, "2 accounts"},
+		{"QuietHoursNotApplied", map[string]string{"WHAUTOMATE_API_KEY": "k", "SENDQ_QUIET_HOURS": "21:00-08:00"}, []string{"worker"}, "quiet_hours"},
+		{"MessagingLimitNotApplied", map[string]string{"WHAUTOMATE_API_KEY": "k", "SENDQ_MESSAGING_LIMIT": "250"}, []string{"worker"}, "messaging_limit"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, stderr := sendq(t, tc.env, tc.args...)
@@ -117,6 +128,39 @@ func TestUsage(t *testing.T) {
 			require.Contains(t, stderr, tc.want)
 		})
 	}
+}
+
+// accountsFile writes an accounts file and returns its path.
+func accountsFile(t *testing.T, yaml string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "accounts.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(yaml), 0o600))
+	return path
+}
+
+// TestAccountsCommand: sendq accounts lists every account without its key,
+// and --check tells a key the sandbox takes from one it refuses.
+func TestAccountsCommand(t *testing.T) {
+	sb := whautomatetest.NewServer(whautomatetest.Options{APIKey: "right-key"})
+	t.Cleanup(sb.Close)
+	file := accountsFile(t, "accounts:\n  - id: good\n    api_key_env: KG\n    base_url: "+sb.URL()+
+		"\n  - id: bad\n    api_key_env: KB\n    base_url: "+sb.URL()+"\n    rate_limit: 60/m\n")
+	env := map[string]string{"SENDQ_ACCOUNTS_FILE": file, "KG": "right-key", "KB": "wrong-key"}
+
+	code, stdout, _ := sendq(t, env, "accounts")
+	require.Equal(t, 0, code)
+	require.Contains(t, stdout, "good")
+	require.Contains(t, stdout, "60/m")
+	require.NotContains(t, stdout, "right-key")
+
+	code, stdout, stderr := sendq(t, env, "accounts", "--check", "--json")
+	require.Equal(t, 1, code, stderr)
+	require.Contains(t, stderr, "1 of 2 accounts failed")
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	require.Len(t, lines, 2)
+	require.Contains(t, lines[0], `"check":"ok"`)
+	require.Contains(t, lines[1], `"check":"refused:`)
+	require.NotContains(t, stdout, "wrong-key")
 }
 
 func TestVersionLess(t *testing.T) {

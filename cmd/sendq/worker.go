@@ -18,8 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sendq/sendq/accounts"
 	"github.com/sendq/sendq/internal/redisurl"
-	"github.com/sendq/sendq/whautomate"
 	"github.com/sendq/sendq/worker"
 )
 
@@ -27,6 +27,7 @@ import (
 // server and what they share.
 type workerSetup struct {
 	rdb      redis.UniversalClient
+	acc      accounts.Account // the account the worker sends for
 	api      worker.API
 	httpAddr string
 	// listener, when set, is used instead of listening on httpAddr.
@@ -40,10 +41,11 @@ func (a *app) worker(ctx context.Context, args []string) error {
 	} else if len(pos) > 0 {
 		return usagef("worker takes no arguments")
 	}
-	if a.env.APIKey == "" {
-		return usagef("WHAUTOMATE_API_KEY: required by sendq worker")
+	acc, err := a.account("worker")
+	if err != nil {
+		return err
 	}
-	api, err := a.apiClient()
+	api, err := apiClient(acc)
 	if err != nil {
 		return err
 	}
@@ -55,15 +57,7 @@ func (a *app) worker(ctx context.Context, args []string) error {
 	if err := a.checkRedis(ctx, rdb); err != nil {
 		return err
 	}
-	return a.runWorker(ctx, workerSetup{rdb: rdb, api: api, httpAddr: a.env.HTTPAddr}, nil)
-}
-
-func (a *app) apiClient() (*whautomate.Client, error) {
-	c, err := whautomate.New(whautomate.Config{BaseURL: a.env.BaseURL, APIKey: a.env.APIKey, LocationID: a.env.LocationID})
-	if err != nil {
-		return nil, usagef("%v", err)
-	}
-	return c, nil
+	return a.runWorker(ctx, workerSetup{rdb: rdb, acc: acc, api: api, httpAddr: a.env.HTTPAddr}, nil)
 }
 
 // checkRedis refuses a Redis too old for asynq, and warns about settings
@@ -158,9 +152,11 @@ func (a *app) newWorker(s workerSetup) (*prometheus.Registry, *worker.Worker, er
 	w, err := worker.New(worker.Config{
 		Redis:           s.rdb,
 		API:             s.api,
+		Account:         s.acc.ID,
+		Budget:          s.acc.Budget,
 		Concurrency:     a.env.Concurrency,
-		Limits:          a.env.Limits,
-		RecipientLimits: a.env.Paces,
+		Limits:          s.acc.Rates,
+		RecipientLimits: s.acc.Paces,
 		MaxAttempts:     a.env.MaxAttempts,
 		WaitReplicas:    a.env.WaitReplicas,
 		ShutdownTimeout: a.env.ShutdownAfter,
@@ -199,7 +195,7 @@ func (a *app) serveHTTP(s workerSetup, w *worker.Worker, reg *prometheus.Registr
 	hs.mon = mon
 	hs.srv = &http.Server{
 		Handler: worker.NewHTTPHandler(worker.HTTPConfig{
-			Redis: s.rdb, Worker: w, WebhookToken: a.env.WebhookToken, AdminToken: a.env.AdminToken,
+			Redis: s.rdb, Worker: w, WebhookToken: s.acc.WebhookToken, AdminToken: a.env.AdminToken,
 			Gatherer: reg, Monitoring: mon,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -271,10 +267,11 @@ func (a *app) messages(ctx context.Context, args []string) error {
 	if *page < 1 || *limit < 1 {
 		return usagef("--page and --limit: want whole numbers of at least 1")
 	}
-	if a.env.APIKey == "" {
-		return usagef("WHAUTOMATE_API_KEY: required by sendq messages")
+	acc, err := a.account("messages")
+	if err != nil {
+		return err
 	}
-	api, err := a.apiClient()
+	api, err := apiClient(acc)
 	if err != nil {
 		return err
 	}
