@@ -95,7 +95,7 @@ func (j *job) run(ctx context.Context) error {
 func (j *job) logger() *slog.Logger {
 	if j.log == nil {
 		m := j.m
-		j.log = j.w.log.With("message_id", m.ID, "channel", string(m.Channel), "kind", string(m.Kind))
+		j.log = j.w.log.With("account", j.w.cfg.Account, "message_id", m.ID, "channel", string(m.Channel), "kind", string(m.Kind))
 		if m.Campaign != "" {
 			j.log = j.log.With("campaign", m.Campaign)
 		}

@@ -308,7 +308,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		servers = append(servers, srv)
 	}
-	w.log.Info("worker started", "concurrency_per_channel", w.cfg.Concurrency)
+	w.log.Info("worker started", "account", w.cfg.Account, "budget", w.cfg.Budget.String(), "concurrency_per_channel", w.cfg.Concurrency)
 	<-ctx.Done()
 	w.log.Info("worker stopping", "shutdown_timeout", w.cfg.ShutdownTimeout)
 	var wg sync.WaitGroup
