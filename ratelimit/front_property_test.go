@@ -124,7 +124,7 @@ func (s *frontSim) step(step int) {
 		on := s.target()
 		d := time.Duration(rng.Int64N(int64(700 * time.Millisecond)))
 		require.NoError(t, s.procs[rng.IntN(len(s.procs))].Cooldown(context.Background(), on, d))
-		s.coolUntil[on] = max(s.coolUntil[on], s.b.clock.Since()+d.Truncate(time.Microsecond))
+		s.coolUntil[on] = max(s.coolUntil[on], since(s.b.clock)+d.Truncate(time.Microsecond))
 	default:
 		on := s.target()
 		req := Request{Scope: on.Scope, Budget: s.budget, Key: on.Key, Recipient: on.Recipient, RecipientLimit: s.pace}
@@ -142,7 +142,7 @@ func (s *frontSim) reserve(req Request, step int) {
 	before := p.Stats().LocalDenials
 	r, err := p.Reserve(context.Background(), req)
 	require.NoError(t, err)
-	now := s.b.clock.Since()
+	now := since(s.b.clock)
 	switch {
 	case p.Stats().LocalDenials > before:
 		s.localDenials++

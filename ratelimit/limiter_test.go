@@ -2,49 +2,26 @@ package ratelimit
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sendq/sendq/internal/testclock"
 )
 
 // epoch is where every unit test's clock starts.
 var epoch = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 
-// testClock is one clock for miniredis (TIME and key expiry) and for the
-// Limiters' local fronts, moved by the test only.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-	mr *miniredis.Miniredis
-}
-
-// Now reads the clock.
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Advance moves the clock, Redis's TIME and its key expiry on by d.
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-	c.mr.SetTime(c.t)
-	c.mr.FastForward(d)
-}
-
-// Since is how far the clock has moved since epoch.
-func (c *testClock) Since() time.Duration { return c.Now().Sub(epoch) }
+// since is how far clock has moved since epoch.
+func since(c *testclock.Clock) time.Duration { return c.Now().Sub(epoch) }
 
 // testBundle is what setup hands a test besides its Limiter.
 type testBundle struct {
 	mr    *miniredis.Miniredis
-	clock *testClock
+	clock *testclock.Clock
 }
 
 // setup starts a miniredis whose clock stands at epoch and returns a Limiter
@@ -53,7 +30,7 @@ func setup(t *testing.T, cfg Config) (*Limiter, *testBundle) {
 	t.Helper()
 	mr := miniredis.RunT(t)
 	mr.SetTime(epoch)
-	b := &testBundle{mr: mr, clock: &testClock{t: epoch, mr: mr}}
+	b := &testBundle{mr: mr, clock: testclock.New(mr, epoch)}
 	return b.limiter(t, cfg), b
 }
 

@@ -24,6 +24,7 @@ import (
 
 	"github.com/sendq/sendq/internal/outcome"
 	"github.com/sendq/sendq/internal/session"
+	"github.com/sendq/sendq/internal/testclock"
 	"github.com/sendq/sendq/ratelimit"
 	"github.com/sendq/sendq/tasks"
 	"github.com/sendq/sendq/whautomate"
@@ -32,30 +33,6 @@ import (
 
 // chainEpoch is where every chain test's clock starts.
 var chainEpoch = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-
-// fakeClock is the time of the worker (Config.Now) and of Redis (Lua's TIME
-// and key expiry); only the test moves it.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-	mr *miniredis.Miniredis
-}
-
-// Now reads the clock.
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Advance moves the clock, Redis's TIME and its key expiry on by d.
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-	c.mr.SetTime(c.t)
-	c.mr.FastForward(d)
-}
 
 // reply is one scripted answer to Send: an upstream id, or an error. during,
 // when set, runs while the call is in flight.
@@ -161,7 +138,7 @@ type testChain struct {
 	rdb      *redis.Client
 	w        *Worker
 	api      *fakeAPI
-	clock    *fakeClock
+	clock    *testclock.Clock
 	outcomes *outcome.Store
 	sessions *session.Store
 }
@@ -172,10 +149,9 @@ type testChain struct {
 func setup(t *testing.T, opts ...func(*Config)) *testChain {
 	t.Helper()
 	mr := miniredis.RunT(t)
-	mr.SetTime(chainEpoch)
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	t.Cleanup(func() { _ = rdb.Close() })
-	clock := &fakeClock{t: chainEpoch, mr: mr}
+	clock := testclock.New(mr, chainEpoch)
 	api := &fakeAPI{t: t}
 	cfg := Config{
 		Redis:           rdb,
