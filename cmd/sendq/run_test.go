@@ -187,6 +187,6 @@ func TestMessagesCommand(t *testing.T) {
 
 	code, _, stderr = sendq(t, map[string]string{"WHAUTOMATE_BASE_URL": sb.URL(), "WHAUTOMATE_API_KEY": "wrong"}, "messages", "c1")
 	require.Equal(t, 1, code)
-	require.Contains(t, stderr, "401")
+	require.Contains(t, stderr, "403")
 	require.NotContains(t, stderr, "wrong", "the key is never printed")
 }

@@ -8,8 +8,19 @@
 //
 // What it does, as the real service does:
 //
-//   - All 13 endpoints, behind the x-api-key check (401 when the key is
-//     missing or wrong; SetAPIKey rotates or, with "", revokes it).
+//   - All 13 endpoints, behind the x-api-key check: a missing, wrong or
+//     revoked key answers 403 {"message": "Forbidden"}, as upstream
+//     documents it. Several keys at once, each one account (Options.APIKey
+//     and Options.Keys, AddKey at run time); RevokeKey and AcceptKey
+//     revoke a key and take it back, SetAPIKey rotates APIKey's.
+//   - Each account's minute budget (Options.Budget, KeyOptions.Budget; 300
+//     upstream, 60 on a trial account): every request with the key counts —
+//     the sends of every channel, the look-ups, a bad request, an unknown
+//     path — and one that would make more than the budget arrive within
+//     the last 60 s answers 429 {"message": "Too Many Requests"}, with a
+//     Retry-After only if Options.RetryAfter429 asks for one. The window
+//     slides over arrival times (by Options.Now), the strictest reading of
+//     a limit upstream does not say is fixed or sliding.
 //   - Body validation per endpoint: exactly one recipient form, phone
 //     numbers as digits only, textMessage of at most 4096 characters, an
 //     https mediaUrl with a mimeType, a Telegram caption of at most 1024
@@ -37,8 +48,25 @@
 // purpose: a field the endpoint does not document (a misspelt "recipient",
 // a caption on Instagram) is a 400, since it is a bug in the client.
 //
-// For tests it adds fault injection (Script, SetLatency, SetDown) and
-// observation (Sent, Calls, CallsFor, FirstCall, Reset). It is safe for
-// concurrent use and keeps its locks short: it serves well over 10 000
-// requests a second.
+// Where upstream is silent about the budget, the sandbox assumes:
+//
+//   - A refused request does not consume the budget: a 429, a 403 (no
+//     account to charge) and a 503 while SetDown holds are not counted.
+//   - A scripted answer (Script) is the account's answer and keeps its
+//     precedence over the key check, the down state and the budget: it
+//     takes a slot when its key is live and a slot is free, except a
+//     scripted 429, which stands for a refusal, and a drop without Accept,
+//     which never reached the account. A script thus answers even over the
+//     budget, uncounted.
+//   - The counts belong to the account: SetAPIKey keeps them, Reset does
+//     not forget them.
+//
+// For tests it adds fault injection (Script, SetLatency, SetDown, the keys'
+// methods) and observation: Sent (the accepted sends), Requests (every
+// request with its key's account index — never the key —, path, channel,
+// status, whether the budget counted it and its wall-clock arrival),
+// Count429, CountStatus, BusiestWindow (the most counted requests of a key
+// in any sliding span, e.g. a second or a minute), Calls, CallsFor,
+// FirstCall and Reset. It is safe for concurrent use and keeps its locks
+// short: it serves well over 10 000 requests a second.
 package whautomatetest

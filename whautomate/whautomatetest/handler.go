@@ -28,6 +28,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.wg.Add(1) // under mu, so never concurrent with Close's Wait
 	s.mu.Unlock()
 	defer s.wg.Done()
+	rw := &recorder{ResponseWriter: w, s: s, seq: -1}
 
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	if err != nil {
@@ -39,47 +40,107 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	parts := strings.Split(rest, "/")
 	switch {
 	case ok && len(parts) == 2 && r.Method == http.MethodPost:
-		s.serveSend(w, r, received, tasks.Channel(parts[0]), parts[1], body)
+		s.serveSend(rw, r, received, tasks.Channel(parts[0]), parts[1], body)
 	case ok && len(parts) == 1 && parts[0] != "" && r.Method == http.MethodGet:
-		s.serveMessages(w, r, received, parts[0])
+		s.serveMessages(rw, r, received, parts[0])
 	case ok && (len(parts) == 1 || len(parts) == 2) && parts[len(parts)-1] != "":
-		s.serveOther(w, r, received, func() {
+		s.serveOther(rw, r, received, func() {
 			allow := http.MethodGet
 			if len(parts) == 2 {
 				allow = http.MethodPost
 			}
-			w.Header().Set("Allow", allow)
-			writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed", 0)
+			rw.Header().Set("Allow", allow)
+			writeError(rw, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed", 0)
 		})
 	default:
-		s.serveOther(w, r, received, func() { writeError(w, http.StatusNotFound, "not found: "+r.URL.Path, 0) })
+		s.serveOther(rw, r, received, func() { writeError(rw, http.StatusNotFound, "not found: "+r.URL.Path, 0) })
 	}
+}
+
+// visit is what a request asks for, as it arrives.
+type visit struct {
+	path      string
+	recipient string        // a send's recipient or a look-up's contact id; "" otherwise
+	channel   tasks.Channel // a send endpoint's channel; "" otherwise
+	send      bool          // a send endpoint's path (Answer.Accept applies)
+	received  time.Time     // by the wall clock, as Sent.At
 }
 
 // arrival is what a request found on arriving: its scripted answer, if
-// any, and the state it is to be answered with.
+// any, and how the sandbox is to answer it.
 type arrival struct {
-	answer   Answer
-	scripted bool
-	key      string
-	latency  time.Duration
-	down     bool
+	answer     Answer
+	scripted   bool
+	send       bool
+	latency    time.Duration
+	refusal    int    // the status refusing the request (503, 403, 429); 0 to handle it
+	retryAfter string // the Retry-After of a budget's 429
 }
 
-// arrive counts a request and takes its arrival state.
-func (s *Server) arrive(path, recipient string, isSend bool, at time.Time) arrival {
+// dropped reports whether the script drops the request unprocessed.
+func (ar arrival) dropped() bool {
+	return ar.scripted && ar.answer.Drop && (!ar.answer.Accept || !ar.send)
+}
+
+// answered reports whether the script answers the request itself.
+func (ar arrival) answered() bool {
+	return ar.scripted && ar.answer.Status != 0 && !ar.answer.Drop
+}
+
+// arrive counts a request, records it and decides how it is answered.
+func (s *Server) arrive(w *recorder, r *http.Request, v visit) arrival {
+	key := r.Header.Get("x-api-key")
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.total++
-	s.calls[path]++
-	if isSend && recipient != "" {
-		s.callsFor[recipient]++
-		if _, ok := s.firstCall[recipient]; !ok {
-			s.firstCall[recipient] = at
+	s.calls[v.path]++
+	if v.send && v.recipient != "" {
+		s.callsFor[v.recipient]++
+		if _, ok := s.firstCall[v.recipient]; !ok {
+			s.firstCall[v.recipient] = v.received
 		}
 	}
-	a, scripted := s.popScript(path, recipient)
-	return arrival{answer: a, scripted: scripted, key: s.apiKey, latency: s.latency, down: s.down}
+	a, scripted := s.popScript(v.path, v.recipient)
+	ar := arrival{answer: a, scripted: scripted, send: v.send, latency: s.latency, retryAfter: s.retryAfter}
+	// Taken under mu, the arrival times are in the order the budgets count
+	// them: no sliding window the budget allows is crowded afterwards.
+	at := time.Now()
+	slot := at
+	if s.fakeClock {
+		slot = s.now()
+	}
+	acct := s.keys[key]
+	req := Request{Account: -1, Path: v.path, Channel: v.channel, At: at}
+	ar.refusal, req.Counted = s.admit(acct, ar, slot)
+	if acct != nil {
+		req.Account = acct.index
+	}
+	w.seq, w.generation = len(s.requests), s.generation
+	s.requests = append(s.requests, req)
+	return ar
+}
+
+// admit decides whether a request reaches its key's account and takes a
+// slot of its budget: it returns the status that refuses the request (0
+// for none) and whether the budget counted it. A script comes first and
+// answers for the account: its answer takes a slot when the key is live
+// and a slot is free, except a scripted 429, which stands for a refusal. A
+// dropped request never reached the account. s.mu is held.
+func (s *Server) admit(acct *account, ar arrival, at time.Time) (refusal int, counted bool) {
+	live := acct != nil && !acct.revoked
+	switch {
+	case ar.dropped():
+		return 0, false
+	case ar.answered():
+		return 0, live && ar.answer.Status != http.StatusTooManyRequests && acct.take(at)
+	case s.down:
+		return http.StatusServiceUnavailable, false
+	case !live:
+		return http.StatusForbidden, false
+	case !acct.take(at):
+		return http.StatusTooManyRequests, false
+	}
+	return 0, true
 }
 
 // pause waits d, or until the request or the sandbox ends, and aborts the
@@ -100,38 +161,46 @@ func (s *Server) pause(ctx context.Context, d time.Duration) {
 }
 
 // prelude runs what every request goes through before it is handled: the
-// latency and delay, the scripted answer, the down state and the key. It
-// reports whether the request was answered (or dropped). Only a send may
-// be let through by Answer.Accept.
-func (s *Server) prelude(w http.ResponseWriter, r *http.Request, ar arrival, isSend bool) bool {
-	a := ar.answer
-	s.pause(r.Context(), ar.latency+a.Delay)
-	if ar.scripted {
-		if a.Drop && (!a.Accept || !isSend) {
-			panic(http.ErrAbortHandler)
-		}
-		if a.Status != 0 && !a.Drop {
-			writeScripted(w, a)
-			return true
-		}
-	}
-	if ar.down {
-		writeError(w, http.StatusServiceUnavailable, "Service Unavailable", 0)
+// latency and delay, the scripted answer, then the refusal arrive decided
+// (down, key, budget). It reports whether the request was answered (or
+// dropped). Only a send may be let through by Answer.Accept.
+func (s *Server) prelude(w http.ResponseWriter, r *http.Request, ar arrival) bool {
+	s.pause(r.Context(), ar.latency+ar.answer.Delay)
+	switch {
+	case ar.dropped():
+		panic(http.ErrAbortHandler)
+	case ar.answered():
+		writeScripted(w, ar.answer)
 		return true
 	}
-	if ar.key == "" || r.Header.Get("x-api-key") != ar.key {
-		writeError(w, http.StatusUnauthorized, "Unauthorized: missing or invalid x-api-key", 0)
-		return true
+	switch ar.refusal {
+	case 0:
+		return false
+	case http.StatusForbidden:
+		writeJSON(w, ar.refusal, messageBody{Message: "Forbidden"})
+	case http.StatusTooManyRequests:
+		if ar.retryAfter != "" {
+			w.Header().Set("Retry-After", ar.retryAfter)
+		}
+		writeJSON(w, ar.refusal, messageBody{Message: "Too Many Requests"})
+	default:
+		writeError(w, ar.refusal, "Service Unavailable", 0)
 	}
-	return false
+	return true
 }
 
 // serveOther answers a request to no endpoint, after the prelude.
-func (s *Server) serveOther(w http.ResponseWriter, r *http.Request, received time.Time, answer func()) {
-	if s.prelude(w, r, s.arrive(r.URL.Path, "", false, received), false) {
+func (s *Server) serveOther(w *recorder, r *http.Request, received time.Time, answer func()) {
+	if s.prelude(w, r, s.arrive(w, r, visit{path: r.URL.Path, received: received})) {
 		return
 	}
 	answer()
+}
+
+// messageBody is the gateway's answer to a request it refuses (403, 429),
+// as upstream documents it: {"message": "Forbidden"}.
+type messageBody struct {
+	Message string `json:"message"`
 }
 
 // errorBody is the sandbox's error answer: {"error": {"message", "code"}}.

@@ -14,12 +14,12 @@ const (
 )
 
 // serveMessages serves GET /v1/messages/{contactId}.
-func (s *Server) serveMessages(w http.ResponseWriter, r *http.Request, received time.Time, rawID string) {
+func (s *Server) serveMessages(w *recorder, r *http.Request, received time.Time, rawID string) {
 	id, err := url.PathUnescape(rawID)
 	if err != nil {
 		id = rawID
 	}
-	if s.prelude(w, r, s.arrive(r.URL.Path, id, false, received), false) {
+	if s.prelude(w, r, s.arrive(w, r, visit{path: r.URL.Path, recipient: id, received: received})) {
 		return
 	}
 	q := r.URL.Query()

@@ -48,7 +48,9 @@ type script struct {
 // Script queues answers for the requests matching m: each matching request
 // takes the next answer, in order; once they are used up, the sandbox
 // answers normally again. Scripts are tried in the order they were added.
-// Every scripted request still counts in Calls, CallsFor and FirstCall.
+// Every scripted request still counts in Calls, CallsFor, FirstCall and
+// Requests; whether it takes a slot of its key's budget is in the package
+// documentation.
 func (s *Server) Script(m Match, answers ...Answer) {
 	if len(answers) == 0 {
 		return

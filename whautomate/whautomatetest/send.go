@@ -18,16 +18,21 @@ const (
 )
 
 // serveSend serves POST /v1/messages/{channel}/{op}.
-func (s *Server) serveSend(w http.ResponseWriter, r *http.Request, received time.Time, ch tasks.Channel, op string, body []byte) {
+func (s *Server) serveSend(w *recorder, r *http.Request, received time.Time, ch tasks.Channel, op string, body []byte) {
 	var req sendRequest
 	decodeErr := decodeStrict(body, &req)
 	recipient := req.recipient()
-	ar := s.arrive(r.URL.Path, recipient, true, received)
-	if s.prelude(w, r, ar, true) {
+	kind, known := kindOf(op)
+	known = known && slices.Contains(tasks.Channels, ch)
+	v := visit{path: r.URL.Path, recipient: recipient, send: true, received: received}
+	if known {
+		v.channel = ch
+	}
+	ar := s.arrive(w, r, v)
+	if s.prelude(w, r, ar) {
 		return
 	}
-	kind, known := kindOf(op)
-	if !known || !slices.Contains(tasks.Channels, ch) {
+	if !known {
 		writeError(w, http.StatusNotFound, "not found: "+r.URL.Path, 0)
 		return
 	}

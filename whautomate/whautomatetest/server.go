@@ -7,27 +7,41 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/sendq/sendq/tasks"
 )
 
-// DefaultAPIKey is the key the sandbox accepts when Options.APIKey is empty.
+// DefaultAPIKey is the key the sandbox accepts when neither Options.APIKey
+// nor Options.Keys names one.
 const DefaultAPIKey = "test-key"
 
 // Options configures a Server. Zero values mean the documented defaults.
 type Options struct {
-	// APIKey is the x-api-key every request must carry. Defaults to
-	// DefaultAPIKey.
+	// APIKey is the key of the sandbox's first account: a request must carry
+	// it, or one of Keys, as its x-api-key. Defaults to DefaultAPIKey when
+	// Keys is empty.
 	APIKey string
+	// Budget is the requests a minute APIKey's account may make (see
+	// KeyOptions.Budget). 0 means no budget.
+	Budget int
+	// Keys are further accounts, each with its own key and budget. The empty
+	// key is never accepted.
+	Keys map[string]KeyOptions
+	// RetryAfter429, if positive, is sent as the Retry-After header (in whole
+	// seconds, rounded up) of the 429 that answers a request over its
+	// budget. By default that 429 carries none: upstream does not document
+	// the header.
+	RetryAfter429 time.Duration
 	// Latency is added to every answer (SetLatency changes it).
 	Latency time.Duration
 	// Window is how long a contact's last inbound message keeps text and
 	// media open. Defaults to 24 h.
 	Window time.Duration
-	// Now is the sandbox's clock for windows and message timestamps.
-	// Defaults to time.Now.
+	// Now is the sandbox's clock for windows, message timestamps and the
+	// budgets' sliding minutes. Defaults to time.Now.
 	Now func() time.Time
 	// WebhookURL, if set, receives Whautomate's message webhook event for
 	// every MarkInbound, as the real service posts it.
@@ -61,7 +75,9 @@ type Sent struct {
 // Server is the sandbox. Its methods are safe for concurrent use.
 type Server struct {
 	now          func() time.Time
+	fakeClock    bool // Options.Now was set: budgets follow it, not the wall clock
 	window       time.Duration
+	retryAfter   string // the Retry-After of a budget's 429; "" for none
 	webhookURL   string
 	webhookToken string
 	hook         *http.Client
@@ -77,7 +93,10 @@ type Server struct {
 
 	mu          sync.Mutex
 	closed      bool
-	apiKey      string
+	keys        map[string]*account // by key; the empty key never stands here
+	accounts    []*account          // by index
+	primary     *account            // APIKey's account; nil once none was made
+	primaryOpts KeyOptions
 	latency     time.Duration
 	down        bool
 	scripts     []*script
@@ -87,6 +106,8 @@ type Server struct {
 	nextContact uint64
 	nextEvent   uint64
 	sent        []Sent
+	requests    []Request
+	generation  uint64 // Reset's count: a request from before one is not settled after it
 	calls       map[string]int
 	total       int
 	callsFor    map[string]int
@@ -102,8 +123,11 @@ func New(opts Options) *Server {
 		window:       opts.Window,
 		webhookURL:   opts.WebhookURL,
 		webhookToken: opts.WebhookToken,
-		apiKey:       opts.APIKey,
+		fakeClock:    opts.Now != nil,
 		latency:      opts.Latency,
+		keys:         make(map[string]*account, len(opts.Keys)+1),
+		primaryOpts:  KeyOptions{Budget: opts.Budget},
+		requests:     make([]Request, 0, 1024),
 		contacts:     make(map[string]*contact, 1024),
 		byPhone:      make(map[string]*contact, 1024),
 		sent:         make([]Sent, 0, 1024),
@@ -117,8 +141,9 @@ func New(opts Options) *Server {
 	if s.window <= 0 {
 		s.window = 24 * time.Hour
 	}
-	if s.apiKey == "" {
-		s.apiKey = DefaultAPIKey
+	s.addKeys(opts)
+	if opts.RetryAfter429 > 0 {
+		s.retryAfter = strconv.FormatInt(int64((opts.RetryAfter429+time.Second-1)/time.Second), 10)
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if s.webhookURL != "" {
@@ -172,13 +197,6 @@ func (s *Server) Close() {
 			s.hook.CloseIdleConnections()
 		}
 	})
-}
-
-// SetAPIKey changes the key the sandbox accepts; "" revokes every key.
-func (s *Server) SetAPIKey(key string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.apiKey = key
 }
 
 // SetLatency changes the delay added to every answer.
@@ -258,13 +276,16 @@ func (s *Server) WebhookErrors() []error {
 	return slices.Clone(s.hookErrs)
 }
 
-// Reset forgets every observation (Sent, Calls, CallsFor, FirstCall,
-// WebhookErrors) and every unconsumed script. Contacts, their windows and
-// messages, the key, the latency and the down state stay.
+// Reset forgets every observation (Sent, Requests, Calls, CallsFor,
+// FirstCall, WebhookErrors) and every unconsumed script. Contacts, their
+// windows and messages, the keys and what their budgets have counted in the
+// last minute, the latency and the down state stay.
 func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sent = make([]Sent, 0, 1024)
+	s.requests = make([]Request, 0, 1024)
+	s.generation++
 	clear(s.calls)
 	clear(s.callsFor)
 	clear(s.firstCall)
