@@ -35,7 +35,7 @@ func (w *Worker) handle(ctx context.Context, t *asynq.Task) error {
 	if errors.Is(err, errDone) {
 		err = nil
 	}
-	w.m.observeHandled(m, j.result, w.now().Sub(start))
+	w.m.observeHandled(w.cfg.Account, m, j.result, w.now().Sub(start))
 	return err
 }
 

@@ -31,7 +31,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		handled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sendq_handled_total",
 			Help: "Handler runs by channel, kind and what they came to (sent, waiting_session, rate_limited, transient, ...).",
-		}, []string{"channel", "kind", "result"}),
+		}, []string{"account", "channel", "kind", "result"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "sendq_handler_duration_seconds",
 			Help:    "Time a handler run took, limiter waits included.",
@@ -39,8 +39,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}, []string{"channel"}),
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sendq_api_calls_total",
-			Help: "Whautomate send calls by channel and classified answer.",
-		}, []string{"channel", "class"}),
+			Help: "Whautomate send calls by account, channel and classified answer.",
+		}, []string{"account", "channel", "class"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "sendq_api_latency_seconds",
 			Help:    "Latency of Whautomate send calls.",
@@ -48,20 +48,20 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}, []string{"channel"}),
 		waits: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sendq_limiter_waits_total",
-			Help: "Times a message waited for a rate limit or cool-down, by reason.",
-		}, []string{"channel", "reason"}),
+			Help: "Times a message waited for a rate limit, the account's budget or a cool-down, by reason.",
+		}, []string{"account", "channel", "reason"}),
 		waitSecs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sendq_limiter_wait_seconds_total",
 			Help: "Time messages were told to wait by the rate limiter.",
-		}, []string{"channel", "reason"}),
+		}, []string{"account", "channel", "reason"}),
 		missed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sendq_limiter_slots_missed_total",
 			Help: "Rate-limit slots given up because the send could not go on time (the process was starved of CPU): a steady rise costs throughput.",
-		}, []string{"channel"}),
+		}, []string{"account", "channel"}),
 		holds: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sendq_channel_holds_total",
-			Help: "Times a channel was held after a configuration error (401/403) or an account block: alert on any increase.",
-		}, []string{"channel", "class"}),
+			Help: "Times an account (a bad key or location: 401/403/404) or one of its channels (an account block) was held: alert on any increase.",
+		}, []string{"account", "channel", "class"}),
 		ambig: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sendq_ambiguous_sends_total",
 			Help: "Messages whose earlier attempt died mid-send: found already sent, or sent again.",
@@ -79,45 +79,45 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	return m, nil
 }
 
-func (m *Metrics) observeHandled(msg *tasks.Message, result string, d time.Duration) {
+func (m *Metrics) observeHandled(account string, msg *tasks.Message, result string, d time.Duration) {
 	if m == nil {
 		return
 	}
 	if result == "" {
 		result = "unknown"
 	}
-	m.handled.WithLabelValues(string(msg.Channel), string(msg.Kind), result).Inc()
+	m.handled.WithLabelValues(account, string(msg.Channel), string(msg.Kind), result).Inc()
 	m.duration.WithLabelValues(string(msg.Channel)).Observe(d.Seconds())
 }
 
-func (m *Metrics) observeCall(ch tasks.Channel, c whautomate.Class, d time.Duration) {
+func (m *Metrics) observeCall(account string, ch tasks.Channel, c whautomate.Class, d time.Duration) {
 	if m == nil {
 		return
 	}
-	m.calls.WithLabelValues(string(ch), c.String()).Inc()
+	m.calls.WithLabelValues(account, string(ch), c.String()).Inc()
 	m.latency.WithLabelValues(string(ch)).Observe(d.Seconds())
 }
 
-func (m *Metrics) observeWait(ch tasks.Channel, reason string, d time.Duration) {
+func (m *Metrics) observeWait(account string, ch tasks.Channel, reason string, d time.Duration) {
 	if m == nil {
 		return
 	}
 	if reason == "" {
 		reason = "rate"
 	}
-	m.waits.WithLabelValues(string(ch), reason).Inc()
-	m.waitSecs.WithLabelValues(string(ch), reason).Add(d.Seconds())
+	m.waits.WithLabelValues(account, string(ch), reason).Inc()
+	m.waitSecs.WithLabelValues(account, string(ch), reason).Add(d.Seconds())
 }
 
-func (m *Metrics) slotMissed(ch tasks.Channel) {
+func (m *Metrics) slotMissed(account string, ch tasks.Channel) {
 	if m != nil {
-		m.missed.WithLabelValues(string(ch)).Inc()
+		m.missed.WithLabelValues(account, string(ch)).Inc()
 	}
 }
 
-func (m *Metrics) held(ch tasks.Channel, c whautomate.Class) {
+func (m *Metrics) held(account string, ch tasks.Channel, c whautomate.Class) {
 	if m != nil {
-		m.holds.WithLabelValues(string(ch), c.String()).Inc()
+		m.holds.WithLabelValues(account, string(ch), c.String()).Inc()
 	}
 }
 

@@ -25,7 +25,7 @@ func (j *job) send(ctx context.Context) error {
 	res, err := w.api.Send(sctx, m)
 	cancel()
 	c := answer{res: res, err: err, class: whautomate.Classify(err), at: callStart}
-	w.m.observeCall(m.Channel, c.class, w.now().Sub(callStart))
+	w.m.observeCall(w.cfg.Account, m.Channel, c.class, w.now().Sub(callStart))
 	j.result = c.class.String()
 	act, ok := actions[c.class]
 	if !ok {
@@ -147,7 +147,7 @@ func (j *job) hold(ctx context.Context, a answer) error {
 	if err := w.slots.Cooldown(ctx, t, w.cfg.Hold); err != nil {
 		return j.release(ctx, err)
 	}
-	w.m.held(m.Channel, a.class)
+	w.m.held(w.cfg.Account, m.Channel, a.class)
 	j.attemptLog().Error("the upstream refused the account or key; holding the "+what+" (messages wait, none fail)",
 		"class", a.class.String(), "retry_in", w.cfg.Hold, "error", logErr(a.err))
 	return j.retryLater(ctx, w.cfg.Hold, a.class.String(), a.err)

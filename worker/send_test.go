@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
 	"github.com/sendq/sendq/internal/outcome"
@@ -116,4 +118,16 @@ func TestTransientFailureMarksAmbiguousOnlyWhenTheRequestWentOut(t *testing.T) {
 			require.Equal(t, 2, c.record(t, "m1").Attempts)
 		})
 	}
+}
+
+// TestMetricsCarryTheAccount: the send's metrics name the account it was
+// made for (never a key or a recipient).
+func TestMetricsCarryTheAccount(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	metrics, err := NewMetrics(reg)
+	require.NoError(t, err)
+	c := setup(t, func(c *Config) { c.Account, c.Metrics = "clinic-sg", metrics })
+	requireVerdict(t, done, c.run(t, templateMsg("m1", "c1")))
+	require.Equal(t, 1.0, testutil.ToFloat64(metrics.calls.WithLabelValues("clinic-sg", "whatsapp", "sent")))
+	require.Equal(t, 1.0, testutil.ToFloat64(metrics.handled.WithLabelValues("clinic-sg", "whatsapp", "template", "sent")))
 }

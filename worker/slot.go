@@ -76,7 +76,7 @@ func (j *job) reserve(ctx context.Context, req ratelimit.Request, deadline time.
 		}
 	}
 	if r.Delay > 0 {
-		j.w.m.observeWait(j.m.Channel, r.Reason, r.Delay)
+		j.w.m.observeWait(j.w.cfg.Account, j.m.Channel, r.Reason, r.Delay)
 	}
 	return r, nil
 }
@@ -131,7 +131,7 @@ func (j *job) keepSlot(ctx context.Context, r ratelimit.Reservation, req ratelim
 	// window at the receiver holds more than the limit. A slot missed by
 	// more than lateness allows is given up, and the run takes another.
 	if late, ok := j.lateness(req); ok && w.now().Sub(slot) > late {
-		w.m.slotMissed(j.m.Channel)
+		w.m.slotMissed(w.cfg.Account, j.m.Channel)
 		return false, nil
 	}
 	return true, nil
