@@ -190,17 +190,13 @@ const cooldownLook = 5 * time.Millisecond
 // lateness is how late a send may go after its slot of req: what the
 // tighter of the channel's limit and the account's budget allows (ok false:
 // neither limits it).
-func (j *job) lateness(req ratelimit.Request) (time.Duration, bool) {
-	var late []time.Duration
+func (j *job) lateness(req ratelimit.Request) (late time.Duration, ok bool) {
 	for _, l := range []ratelimit.Limit{req.Limit, req.Budget} {
-		if !l.IsZero() {
-			late = append(late, lateness(l))
+		if d := lateness(l); !l.IsZero() && (!ok || d < late) {
+			late, ok = d, true
 		}
 	}
-	if len(late) == 0 {
-		return 0, false
-	}
-	return min(late[0], late[len(late)-1]), true
+	return late, ok
 }
 
 // slotRequest is the message's rate-limit request: a slot of its account's
