@@ -10,13 +10,14 @@ import (
 
 	"github.com/sendq/sendq/ratelimit"
 	"github.com/sendq/sendq/tasks"
+	"github.com/sendq/sendq/whautomate"
 )
 
 // Default is the id of the one account made from the environment.
 const Default = "default"
 
 // DefaultBaseURL is the API host of an account that names none.
-const DefaultBaseURL = "https://api.whautomate.com"
+const DefaultBaseURL = whautomate.DefaultBaseURL
 
 // DefaultBudget is an account's budget when none is configured: Whautomate
 // allows a subscribed account 300 requests a minute (a trial account 60).

@@ -11,6 +11,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sendq/sendq/accounts"
 	"github.com/sendq/sendq/internal/keys"
 	"github.com/sendq/sendq/internal/outcome"
 	"github.com/sendq/sendq/internal/session"
@@ -26,20 +27,14 @@ type API interface {
 	Messages(ctx context.Context, contactID string, page, limit int) (*whautomate.MessagePage, error)
 }
 
-// DefaultLimits are the channels' default rates (docs/whautomate-api.md).
-var DefaultLimits = map[tasks.Channel]ratelimit.Limit{
-	tasks.WhatsApp:  {Rate: 80, Per: time.Second},
-	tasks.Telegram:  {Rate: 30, Per: time.Second},
-	tasks.Instagram: {Rate: 300, Per: time.Second},
-	tasks.Messenger: {Rate: 300, Per: time.Second},
-}
+// DefaultLimits are the channels' default caps, Meta's figures
+// (accounts.DefaultRates; docs/whautomate-api.md).
+var DefaultLimits = accounts.DefaultRates()
 
 // DefaultRecipientLimits are the default per-recipient paces: WhatsApp's pair
-// limit (one message per 6 s, with a small burst) and Telegram's 1/s per chat.
-var DefaultRecipientLimits = map[tasks.Channel]ratelimit.Limit{
-	tasks.WhatsApp: {Rate: 1, Per: 6 * time.Second, Burst: 3},
-	tasks.Telegram: {Rate: 1, Per: time.Second},
-}
+// limit (one message per 6 s, with a small burst) and Telegram's 1/s per chat
+// (accounts.DefaultPaces).
+var DefaultRecipientLimits = accounts.DefaultPaces()
 
 // Headroom is how much wider than a limit asks the worker spaces sends on
 // it: 1 %. The upstream counts sends as they arrive, and the way there

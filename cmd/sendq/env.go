@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sendq/sendq/accounts"
+	"github.com/sendq/sendq/ratelimit"
 	"github.com/sendq/sendq/tasks"
 )
 
@@ -38,15 +39,6 @@ type env struct {
 // takes the defaults from here, and `sendq --help` prints the table.
 type envVar struct{ name, def, meaning string }
 
-// channelLimits are the defaults of SENDQ_RATE_<CHANNEL> and
-// SENDQ_PACE_<CHANNEL>.
-var channelLimits = map[tasks.Channel][2]string{
-	tasks.WhatsApp:  {"80/s", "1/6s:3"},
-	tasks.Telegram:  {"30/s", "1/s"},
-	tasks.Instagram: {"300/s", "0"},
-	tasks.Messenger: {"300/s", "0"},
-}
-
 // envVars are the variables of README "Configuration", in its order; the
 // per-channel ones stand as SENDQ_RATE_<CHANNEL> and SENDQ_PACE_<CHANNEL>.
 var envVars = []envVar{
@@ -58,8 +50,8 @@ var envVars = []envVar{
 	{"SENDQ_ACCOUNTS_FILE", "", "a YAML file of accounts (README \"Accounts\"); when set, the WHAUTOMATE_* variables are not read"},
 	{"SENDQ_HTTP_ADDR", "127.0.0.1:8080", "the worker's HTTP server; empty disables it"},
 	{"SENDQ_CONCURRENCY", "50", "concurrent sends per worker process, for each channel"},
-	{"SENDQ_RATE_<CHANNEL>", channelDefaults(0), "per-channel limit shared by every worker on the same Redis: N/s, N/m, N/h, or 0 for none"},
-	{"SENDQ_PACE_<CHANNEL>", channelDefaults(1), "per-recipient pace: N/duration[:burst]"},
+	{"SENDQ_RATE_<CHANNEL>", channelDefaults(accounts.DefaultRates()), "per-channel limit shared by every worker on the same Redis: N/s, N/m, N/h, or 0 for none"},
+	{"SENDQ_PACE_<CHANNEL>", channelDefaults(accounts.DefaultPaces()), "per-recipient pace: N/duration[:burst]"},
 	{"SENDQ_WEBHOOK_TOKEN", "", "webhook calls must carry X-Webhook-Token with this value"},
 	{"SENDQ_ADMIN_TOKEN", "", "/monitoring/ and /metrics need Authorization: Bearer <token>"},
 	{"SENDQ_LOG_FORMAT", "text", "text or json"},
@@ -72,12 +64,12 @@ var envVars = []envVar{
 	{"SENDQ_CALLBACK_SECRET", "", "signs callbacks: X-Sendq-Signature: sha256=HMAC(secret, X-Sendq-Timestamp + \".\" + body)"},
 }
 
-// channelDefaults lists the channels' defaults of one column of
-// channelLimits: 0 rates, 1 paces.
-func channelDefaults(col int) string {
+// channelDefaults lists the channels' defaults of SENDQ_RATE_<CHANNEL>
+// (accounts.DefaultRates) or SENDQ_PACE_<CHANNEL> (accounts.DefaultPaces).
+func channelDefaults(limits map[tasks.Channel]ratelimit.Limit) string {
 	var parts []string
 	for _, ch := range tasks.Channels {
-		parts = append(parts, string(ch)+" "+channelLimits[ch][col])
+		parts = append(parts, string(ch)+" "+limits[ch].String())
 	}
 	return strings.Join(parts, ", ")
 }
