@@ -112,13 +112,13 @@ func checkKey(ctx context.Context, acc accounts.Account) string {
 	}
 	_, err = api.Messages(ctx, checkContact, 1, 1)
 	var ae *whautomate.APIError
-	switch {
+	switch class := whautomate.Classify(err); {
 	case err == nil:
 		return "ok"
-	case errors.As(err, &ae) && ae.Status == http.StatusNotFound && whautomate.Classify(err) != whautomate.Configuration:
-		return "ok" // the key and location passed; the contact is unknown
-	case whautomate.Classify(err) == whautomate.Configuration:
+	case class == whautomate.Configuration:
 		return "refused: " + err.Error() + " (a bad or revoked key, or a wrong location)"
+	case errors.As(err, &ae) && ae.Status == http.StatusNotFound:
+		return "ok" // the key and location passed; the contact is unknown
 	}
 	return "failed: " + err.Error()
 }
