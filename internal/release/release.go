@@ -17,10 +17,7 @@ import (
 	"github.com/sendq/sendq/internal/keys"
 )
 
-// Member names a waiting message in a store's set (see keys.Member).
-func Member(queue, taskID string) string { return keys.Member(queue, taskID) }
-
-// Set is a store's ordered set of waiting messages, named by Member.
+// Set is a store's ordered set of waiting messages, named by keys.Member.
 type Set interface {
 	// Members lists the messages in the order they are to be released.
 	Members(ctx context.Context) ([]string, error)

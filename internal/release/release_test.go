@@ -12,6 +12,8 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sendq/sendq/internal/keys"
 )
 
 // set is a Set in memory, as a store keeps one in Redis.
@@ -114,8 +116,8 @@ func TestOnce(t *testing.T) {
 		require.NoError(t, b.ins.DeleteTask("q", "gone"))
 		_, err := b.client.Enqueue(asynq.NewTask("t", nil), asynq.Queue("q"), asynq.TaskID("now"))
 		require.NoError(t, err)
-		s := &set{members: []string{Member("q", "c"), Member("q", "gone"), Member("q", "a"), Member("q", "now"),
-			Member("nosuchqueue", "x"), "no-queue-in-it", Member("q", "b")}}
+		s := &set{members: []string{keys.Member("q", "c"), keys.Member("q", "gone"), keys.Member("q", "a"), keys.Member("q", "now"),
+			keys.Member("nosuchqueue", "x"), "no-queue-in-it", keys.Member("q", "b")}}
 
 		n, busy, err := Once(ctx, b.ins, s)
 		require.NoError(t, err)
@@ -128,13 +130,13 @@ func TestOnce(t *testing.T) {
 	t.Run("KeepsWhatIsRunning", func(t *testing.T) {
 		b := setup(t)
 		srv, unblock := b.running(t, "m")
-		s := &set{members: []string{Member("q", "m")}}
+		s := &set{members: []string{keys.Member("q", "m")}}
 
 		n, busy, err := Once(ctx, b.ins, s)
 		require.NoError(t, err)
 		require.Zero(t, n)
-		require.Equal(t, []string{Member("q", "m")}, busy)
-		require.Equal(t, []string{Member("q", "m")}, s.list(), "kept, for the next try")
+		require.Equal(t, []string{keys.Member("q", "m")}, busy)
+		require.Equal(t, []string{keys.Member("q", "m")}, s.list(), "kept, for the next try")
 
 		unblock()
 		require.Eventually(t, func() bool {
@@ -164,7 +166,7 @@ func TestAll(t *testing.T) {
 		b := setup(t)
 		_, unblock := b.running(t, "m")
 		b.later(t, "q", "a")
-		s := &set{members: []string{Member("q", "a"), Member("q", "m")}}
+		s := &set{members: []string{keys.Member("q", "a"), keys.Member("q", "m")}}
 		s.onRead = func(reads int) {
 			if reads == 2 {
 				unblock() // the handler finishes parking between two tries
@@ -180,11 +182,11 @@ func TestAll(t *testing.T) {
 		b := setup(t)
 		_, unblock := b.running(t, "m")
 		defer unblock()
-		s := &set{members: []string{Member("q", "m")}}
+		s := &set{members: []string{keys.Member("q", "m")}}
 		n, err := All(ctx, b.ins, s, 50*time.Millisecond, time.Millisecond)
 		require.NoError(t, err, "the handler's own re-check finds the rest")
 		require.Zero(t, n)
-		require.Equal(t, []string{Member("q", "m")}, s.list())
+		require.Equal(t, []string{keys.Member("q", "m")}, s.list())
 		require.Greater(t, s.reads, 1, "tried again")
 	})
 
@@ -193,7 +195,7 @@ func TestAll(t *testing.T) {
 		_, unblock := b.running(t, "m")
 		defer unblock()
 		cctx, cancel := context.WithCancel(ctx)
-		s := &set{members: []string{Member("q", "m")}, onRead: func(int) { cancel() }}
+		s := &set{members: []string{keys.Member("q", "m")}, onRead: func(int) { cancel() }}
 		_, err := All(cctx, b.ins, s, time.Minute, time.Minute)
 		require.ErrorIs(t, err, context.Canceled)
 	})
