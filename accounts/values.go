@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sendq/sendq/ratelimit"
+	"github.com/sendq/sendq/tasks"
 )
 
 // QuietHours is a span of the day, as clock times from midnight, when
@@ -113,17 +114,7 @@ func (m MessagingLimit) String() string {
 
 // ValidID reports whether id can name an account: 1 to 64 of a-z, 0-9, _
 // and -.
-func ValidID(id string) bool {
-	if len(id) < 1 || len(id) > 64 {
-		return false
-	}
-	for _, r := range id {
-		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '_' && r != '-' {
-			return false
-		}
-	}
-	return true
-}
+func ValidID(id string) bool { return tasks.ValidAccountID(id) }
 
 // parseBudget reads an account's budget: N/s, N/m or N/h, or 0 for none. A
 // budget is spread evenly, so neither a burst nor another period is taken.

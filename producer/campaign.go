@@ -56,6 +56,9 @@ type StartOptions struct {
 	// to end (or, if it died, for its lock to lapse, within lockTTL) before
 	// giving up with ErrCampaignBusy. Zero gives up at once.
 	WaitLock time.Duration
+	// Account sends the campaign ("" for the only one). A campaign is one
+	// account's; campaign ids are unique across accounts.
+	Account string
 }
 
 // lockTTL is how long a start's lock outlives its last refresh: a start that
@@ -63,10 +66,10 @@ type StartOptions struct {
 const lockTTL = 10 * time.Second
 
 // lockCampaign takes the campaign's lock, waiting up to wait for it.
-func (p *Producer) lockCampaign(ctx context.Context, id, token string, wait time.Duration) error {
+func (p *Producer) lockCampaign(ctx context.Context, account, id, token string, wait time.Duration) error {
 	deadline := time.Now().Add(wait)
 	for {
-		err := p.outcomes.LockCampaign(ctx, id, token, lockTTL)
+		err := p.outcomes.LockCampaign(ctx, account, id, token, lockTTL)
 		if !errors.Is(err, ErrCampaignBusy) || time.Now().After(deadline) {
 			return err
 		}
@@ -78,7 +81,8 @@ func (p *Producer) lockCampaign(ctx context.Context, id, token string, wait time
 
 // StartReport tells what a start did.
 type StartReport struct {
-	ID string
+	ID      string
+	Account string
 	// Accepted counts the messages this start enqueued.
 	Accepted int
 	// Duplicates counts messages skipped because an earlier row has the same
@@ -100,12 +104,17 @@ func (p *Producer) StartCampaign(ctx context.Context, id string, msgs []tasks.Me
 	if opt.Workers <= 0 {
 		opt.Workers = 32
 	}
+	a, err := p.accounts.Pick(opt.Account)
+	if err != nil {
+		return rep, &tasks.ValidationError{Field: "account", Reason: err.Error()}
+	}
+	rep.Account = a.ID
 	now := p.now()
 	seen := make(map[string]bool, len(msgs))
 	batch := make([]*tasks.Message, 0, len(msgs))
 	for i := range msgs {
 		m := &msgs[i]
-		m.Campaign = id
+		m.Campaign, m.Account = id, a.ID
 		m.ID = "campaign-row" // the real id needs the normalised recipient
 		if m.CreatedAt.IsZero() {
 			m.CreatedAt = now
@@ -123,13 +132,13 @@ func (p *Producer) StartCampaign(ctx context.Context, id string, msgs []tasks.Me
 	}
 
 	token := NewID()
-	if err := p.lockCampaign(ctx, id, token, opt.WaitLock); err != nil {
+	if err := p.lockCampaign(ctx, a.ID, id, token, opt.WaitLock); err != nil {
 		return rep, err
 	}
-	defer p.outcomes.UnlockCampaign(context.WithoutCancel(ctx), id, token)
-	stopRefresh := p.refreshLock(ctx, id, token)
+	defer p.outcomes.UnlockCampaign(context.WithoutCancel(ctx), a.ID, id, token)
+	stopRefresh := p.refreshLock(ctx, a.ID, id, token)
 	defer stopRefresh()
-	if err := p.outcomes.OpenCampaign(ctx, id, now); err != nil {
+	if err := p.outcomes.OpenCampaign(ctx, a.ID, id, now); err != nil {
 		return rep, err
 	}
 
@@ -139,14 +148,14 @@ func (p *Producer) StartCampaign(ctx context.Context, id string, msgs []tasks.Me
 	if err != nil {
 		return rep, err
 	}
-	if err := p.outcomes.CampaignEnqueued(ctx, id); err != nil {
+	if err := p.outcomes.CampaignEnqueued(ctx, a.ID, id); err != nil {
 		return rep, err
 	}
 	return rep, nil
 }
 
 // refreshLock keeps the campaign lock while the start runs.
-func (p *Producer) refreshLock(ctx context.Context, id, token string) (stop func()) {
+func (p *Producer) refreshLock(ctx context.Context, account, id, token string) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -157,7 +166,7 @@ func (p *Producer) refreshLock(ctx context.Context, id, token string) (stop func
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				_ = p.outcomes.LockCampaign(ctx, id, token, lockTTL)
+				_ = p.outcomes.LockCampaign(ctx, account, id, token, lockTTL)
 			}
 		}
 	})
@@ -195,6 +204,13 @@ type bulkEnqueue struct {
 	err error // the first failure
 }
 
+// admitted is a message with no record, and when it enters the queue
+// (Producer.admitted).
+type admitted struct {
+	m  *tasks.Message
+	at time.Time
+}
+
 // enqueued is a message whose task stage 2 enqueued, or failed to.
 type enqueued struct {
 	m   *tasks.Message
@@ -218,9 +234,10 @@ func (b *bulkEnqueue) firstErr() error {
 }
 
 // unrecorded is stage 1: it passes on the messages that have no record,
-// looking them up a chunk at a time, and counts the others as skipped.
-func (b *bulkEnqueue) unrecorded(msgs []*tasks.Message) <-chan *tasks.Message {
-	todo := make(chan *tasks.Message, 4*bulkChunk)
+// looking them up a chunk at a time, with their turns under the account's
+// budget, and counts the others as skipped.
+func (b *bulkEnqueue) unrecorded(msgs []*tasks.Message) <-chan admitted {
+	todo := make(chan admitted, 4*bulkChunk)
 	go func() {
 		defer close(todo)
 		for start := 0; start < len(msgs); start += bulkChunk {
@@ -229,18 +246,35 @@ func (b *bulkEnqueue) unrecorded(msgs []*tasks.Message) <-chan *tasks.Message {
 			for i, m := range part {
 				ids[i] = m.ID
 			}
-			recorded, err := b.p.outcomes.Recorded(b.ctx, ids)
+			recorded, err := b.p.outcomes.Recorded(b.ctx, part[0].Account, ids)
 			if err != nil {
 				b.fail(fmt.Errorf("producer: %w", err))
 				return
 			}
+			var fresh []*tasks.Message
 			for i, m := range part {
 				if recorded[i] {
 					b.skipped.Add(1)
 					continue
 				}
+				fresh = append(fresh, m)
+			}
+			if len(fresh) == 0 {
+				continue
+			}
+			at, err := b.p.admitted(b.ctx, fresh[0], len(fresh))
+			if err != nil {
+				b.fail(err)
+				return
+			}
+			a, _ := b.p.accounts.Get(fresh[0].Account)
+			for i, m := range fresh {
+				turn := at
+				if !a.Budget.IsZero() {
+					turn = at.Add(time.Duration(i) * a.Budget.Interval())
+				}
 				select {
-				case todo <- m:
+				case todo <- admitted{m, turn}:
 				case <-b.ctx.Done():
 					return
 				}
@@ -252,14 +286,14 @@ func (b *bulkEnqueue) unrecorded(msgs []*tasks.Message) <-chan *tasks.Message {
 
 // enqueueTasks is stage 2: workers enqueue the tasks in parallel and pass
 // each message on with the result.
-func (b *bulkEnqueue) enqueueTasks(todo <-chan *tasks.Message, workers int) <-chan enqueued {
+func (b *bulkEnqueue) enqueueTasks(todo <-chan admitted, workers int) <-chan enqueued {
 	done := make(chan enqueued, 4*bulkChunk)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
-			for m := range todo {
-				_, err := b.p.enqueueTask(b.ctx, m)
-				done <- enqueued{m, err}
+			for a := range todo {
+				_, err := b.p.enqueueTask(b.ctx, a.m, a.at)
+				done <- enqueued{a.m, err}
 			}
 		})
 	}
@@ -305,13 +339,21 @@ func (b *bulkEnqueue) record(done <-chan enqueued, progress func(done int)) (acc
 
 // CampaignStatus reports a campaign.
 func (p *Producer) CampaignStatus(ctx context.Context, id string) (*Campaign, error) {
-	return p.outcomes.GetCampaign(ctx, id, p.now())
+	account, err := p.outcomes.CampaignAccount(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return p.outcomes.GetCampaign(ctx, account, id, p.now())
 }
 
 // PauseCampaign holds a campaign's unsent messages: from its return on, no
 // worker starts sending one (sends already under way finish).
 func (p *Producer) PauseCampaign(ctx context.Context, id string) error {
-	prev, err := p.outcomes.SetCampaignState(ctx, id, outcome.CampaignPausedSt)
+	account, err := p.outcomes.CampaignAccount(ctx, id)
+	if err != nil {
+		return err
+	}
+	prev, err := p.outcomes.SetCampaignState(ctx, account, id, outcome.CampaignPausedSt)
 	if err != nil {
 		return err
 	}
@@ -324,34 +366,42 @@ func (p *Producer) PauseCampaign(ctx context.Context, id string) error {
 // ResumeCampaign releases a paused (or auto-paused) campaign: the messages
 // workers set aside go back to their queues, in order.
 func (p *Producer) ResumeCampaign(ctx context.Context, id string) error {
-	prev, err := p.outcomes.SetCampaignState(ctx, id, outcome.CampaignRunning)
+	account, err := p.outcomes.CampaignAccount(ctx, id)
+	if err != nil {
+		return err
+	}
+	prev, err := p.outcomes.SetCampaignState(ctx, account, id, outcome.CampaignRunning)
 	if err != nil {
 		return err
 	}
 	if prev == outcome.CampaignCancelled {
 		return fmt.Errorf("campaign %q: %w", id, ErrCampaignCancelled)
 	}
-	return p.releaseHeld(ctx, id)
+	return p.releaseHeld(ctx, account, id)
 }
 
 // releaseHeld puts the messages workers set aside while the campaign was
 // paused back in their queues, waiting a little for those still being set
 // aside.
-func (p *Producer) releaseHeld(ctx context.Context, id string) error {
-	_, err := release.All(ctx, p.ins, p.outcomes.Held(id), 5*time.Second, 20*time.Millisecond)
+func (p *Producer) releaseHeld(ctx context.Context, account, id string) error {
+	_, err := release.All(ctx, p.ins, p.outcomes.Held(account, id), 5*time.Second, 20*time.Millisecond)
 	return err
 }
 
 // CancelCampaign cancels a campaign. When it returns, no message of the
 // campaign is being sent or will be, and every unsent one reads cancelled.
 func (p *Producer) CancelCampaign(ctx context.Context, id string) error {
-	if _, err := p.outcomes.CancelCampaign(ctx, id); err != nil {
+	account, err := p.outcomes.CampaignAccount(ctx, id)
+	if err != nil {
+		return err
+	}
+	if _, err := p.outcomes.CancelCampaign(ctx, account, id); err != nil {
 		return err
 	}
 	// Sends that had started before the cancel finish (or their leases end);
 	// wait for them so that "nothing is sent after cancel returns" holds.
 	for {
-		n, err := p.outcomes.InflightCampaign(ctx, id, time.Now())
+		n, err := p.outcomes.InflightCampaign(ctx, account, id, time.Now())
 		if err != nil {
 			return err
 		}
@@ -363,7 +413,7 @@ func (p *Producer) CancelCampaign(ctx context.Context, id string) error {
 		}
 	}
 	// Held messages go back to the queue, where workers drop them quickly.
-	return p.releaseHeld(ctx, id)
+	return p.releaseHeld(ctx, account, id)
 }
 
 // pause waits d or until ctx is done.

@@ -11,10 +11,12 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sendq/sendq/accounts"
 	"github.com/sendq/sendq/internal/keys"
 	"github.com/sendq/sendq/internal/outcome"
 	"github.com/sendq/sendq/internal/release"
 	"github.com/sendq/sendq/internal/session"
+	"github.com/sendq/sendq/ratelimit"
 	"github.com/sendq/sendq/tasks"
 )
 
@@ -55,12 +57,26 @@ type Config struct {
 	// Windows are the session windows (for RecordInbound). Defaults to the
 	// channels' 24 hours.
 	Windows map[tasks.Channel]time.Duration
+	// Accounts are the accounts messages may be sent from (a message names
+	// one in its Account field, or leaves it empty when there is only one).
+	// Each account's budget spaces its messages' entry into the queues,
+	// which every account shares: a backlog of one account waits in Redis's
+	// schedule, not ahead of other accounts' messages (README "Accounts").
+	// Defaults to the one account "default", without a budget.
+	Accounts *accounts.Set
+	// Lead is how far ahead of its turn under its account's budget a message
+	// enters the queue: those due later wait in the schedule, scheduled with
+	// reason "budget". Defaults to 1 s.
+	Lead time.Duration
 	// Now defaults to time.Now.
 	Now func() time.Time
 }
 
 // Producer validates and enqueues messages, and reads their outcomes.
 type Producer struct {
+	accounts *accounts.Set
+	admit    *ratelimit.Limiter
+	lead     time.Duration
 	client   *asynq.Client
 	ins      *asynq.Inspector
 	outcomes *outcome.Store
@@ -76,6 +92,16 @@ func New(cfg Config) (*Producer, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Accounts == nil {
+		cfg.Accounts, _ = accounts.NewSet(accounts.Account{ID: accounts.Default})
+	}
+	if cfg.Lead == 0 {
+		cfg.Lead = time.Second
+	}
+	admit, err := ratelimit.New(cfg.Redis, ratelimit.Config{Now: cfg.Now})
+	if err != nil {
+		return nil, fmt.Errorf("producer: %w", err)
+	}
 	outcomes, err := outcome.New(cfg.Redis, outcome.Config{Retention: cfg.Retention, MaxWait: cfg.MaxWait})
 	if err != nil {
 		return nil, fmt.Errorf("producer: %w", err)
@@ -85,6 +111,9 @@ func New(cfg Config) (*Producer, error) {
 		return nil, fmt.Errorf("producer: %w", err)
 	}
 	return &Producer{
+		accounts: cfg.Accounts,
+		admit:    admit,
+		lead:     cfg.Lead,
 		client:   asynq.NewClientFromRedisClient(cfg.Redis),
 		ins:      asynq.NewInspectorFromRedisClient(cfg.Redis),
 		outcomes: outcomes,
@@ -113,7 +142,7 @@ func (p *Producer) Send(ctx context.Context, m tasks.Message) (Receipt, error) {
 	return p.enqueue(ctx, &m)
 }
 
-// prepare fills the defaults and validates.
+// prepare fills the defaults, the account among them, and validates.
 func (p *Producer) prepare(m *tasks.Message) error {
 	if m.ID == "" {
 		m.ID = NewID()
@@ -121,12 +150,20 @@ func (p *Producer) prepare(m *tasks.Message) error {
 	if m.CreatedAt.IsZero() {
 		m.CreatedAt = p.now()
 	}
-	return m.Validate()
+	if err := m.Validate(); err != nil {
+		return err
+	}
+	a, err := p.accounts.Pick(m.Account)
+	if err != nil {
+		return &tasks.ValidationError{Field: "account", Reason: err.Error()}
+	}
+	m.Account = a.ID
+	return nil
 }
 
 func (p *Producer) enqueue(ctx context.Context, m *tasks.Message) (Receipt, error) {
 	r := Receipt{ID: m.ID}
-	rec, err := p.outcomes.Get(ctx, m.ID)
+	rec, err := p.outcomes.Get(ctx, m.Account, m.ID)
 	switch {
 	case err == nil && rec.State != outcome.Queued && rec.State != outcome.Scheduled:
 		// Taken up by a worker, or finished: the id is spent.
@@ -145,62 +182,102 @@ func (p *Producer) enqueue(ctx context.Context, m *tasks.Message) (Receipt, erro
 	// worker writes the record when it takes the task up, and a retry of Send
 	// finds the task by its id. The other order could leave a record with no
 	// task, which a retry would take for a duplicate: a lost message.
-	state := outcome.Queued
-	scheduled, err := p.enqueueTask(ctx, m)
-	if scheduled {
-		state = outcome.Scheduled
+	at, err := p.admitted(ctx, m, 1)
+	if err != nil {
+		return r, err
 	}
+	sched, err := p.enqueueTask(ctx, m, at)
 	switch {
 	case errors.Is(err, asynq.ErrTaskIDConflict):
 		r.Duplicate = true
 	case err != nil:
 		return r, fmt.Errorf("producer: enqueue: %w", err)
 	}
-	_, cur, err := p.outcomes.Create(ctx, m, state, p.now())
+	_, cur, err := p.outcomes.Create(ctx, m, sched, p.now())
 	if err != nil {
 		if r.Duplicate {
 			return r, fmt.Errorf("producer: %w", err)
 		}
 		// The task is queued and the worker will write the record.
-		r.State = state
+		r.State = outcome.Queued
+		if !sched.NotBefore.IsZero() {
+			r.State = outcome.Scheduled
+		}
 		return r, nil
 	}
 	r.State = cur
 	return r, nil
 }
 
+// admitted returns when the first of n messages like m (of its account and
+// lane, due from its NotBefore on) enters the queue: its account's budget
+// spaces them behind the lane's earlier messages (ratelimit.Limiter.Admit),
+// each budget interval after the one before. The zero time is at once.
+func (p *Producer) admitted(ctx context.Context, m *tasks.Message, n int) (time.Time, error) {
+	a, _ := p.accounts.Get(m.Account)
+	lane := "t"
+	if m.Campaign != "" {
+		lane = "b"
+	}
+	at, err := p.admit.Admit(ctx, m.Account, lane, a.Budget, n, m.NotBefore)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("producer: %w", err)
+	}
+	return at, nil
+}
+
 // enqueueTask enqueues the task of m, which Validate has accepted (it is
-// not validated again): in its lane's queue, under its id, and held until
-// NotBefore when that is still ahead, which it reports as scheduled.
-func (p *Producer) enqueueTask(ctx context.Context, m *tasks.Message) (scheduled bool, err error) {
+// not validated again): in its lane's queue, under its account's task id,
+// and held until NotBefore, or until at (its turn under its account's
+// budget) when that is more than the lead ahead: the schedule it returns.
+func (p *Producer) enqueueTask(ctx context.Context, m *tasks.Message, at time.Time) (outcome.Schedule, error) {
+	var sched outcome.Schedule
 	payload, err := tasks.EncodeValidated(m)
 	if err != nil {
-		return false, err
+		return sched, err
 	}
 	opts := []asynq.Option{
 		asynq.Queue(keys.Queue(string(m.Channel), m.Campaign != "")),
-		asynq.TaskID(m.ID),
+		asynq.TaskID(keys.TaskID(m.Account, m.ID)),
 		asynq.MaxRetry(keys.TaskMaxRetry),
 	}
-	if m.NotBefore.After(p.now()) {
-		scheduled = true
-		opts = append(opts, asynq.ProcessAt(m.NotBefore))
+	now := p.now()
+	switch {
+	case at.Sub(now) > p.lead && at.After(m.NotBefore):
+		sched = outcome.Schedule{NotBefore: at, Reason: "budget"}
+	case m.NotBefore.After(now):
+		sched = outcome.Schedule{NotBefore: m.NotBefore, Reason: "at"}
+	}
+	if !sched.NotBefore.IsZero() {
+		opts = append(opts, asynq.ProcessAt(sched.NotBefore))
 	}
 	_, err = p.client.EnqueueContext(ctx, asynq.NewTask(m.Type(), payload), opts...)
-	return scheduled, err
+	return sched, err
 }
 
 // Status returns a message's recorded outcome, or an error wrapping
-// ErrNotFound.
+// ErrNotFound. Message ids are an account's own: Status looks in every
+// account and returns the first found (see StatusOf).
 func (p *Producer) Status(ctx context.Context, id string) (*Outcome, error) {
-	return p.outcomes.Get(ctx, id)
+	return p.outcomes.Find(ctx, p.accounts.IDs(), id)
 }
 
-// RecordInbound tells sendq that a contact wrote on ch (for applications that
-// receive Whautomate's webhooks themselves): it opens or refreshes the
-// contact's 24-hour window and releases the messages waiting for it. Name the
-// contact by id, phone, or both. It returns how many messages it released.
-func (p *Producer) RecordInbound(ctx context.Context, ch tasks.Channel, contactID, phone string, at time.Time) (int, error) {
+// StatusOf returns the recorded outcome of account's message id, or an
+// error wrapping ErrNotFound.
+func (p *Producer) StatusOf(ctx context.Context, account, id string) (*Outcome, error) {
+	return p.outcomes.Get(ctx, account, id)
+}
+
+// RecordInbound tells sendq that a contact of account ("" for the only
+// one) wrote on ch (for applications that receive Whautomate's webhooks
+// themselves): it opens or refreshes the contact's 24-hour window with that
+// account and releases the messages waiting for it. Name the contact by id,
+// phone, or both. It returns how many messages it released.
+func (p *Producer) RecordInbound(ctx context.Context, account string, ch tasks.Channel, contactID, phone string, at time.Time) (int, error) {
+	a, err := p.accounts.Pick(account)
+	if err != nil {
+		return 0, &tasks.ValidationError{Field: "account", Reason: err.Error()}
+	}
 	if !ch.Valid() {
 		return 0, &tasks.ValidationError{Field: "channel", Reason: fmt.Sprintf("unknown channel %q", ch)}
 	}
@@ -214,10 +291,10 @@ func (p *Producer) RecordInbound(ctx context.Context, ch tasks.Channel, contactI
 	if contactID == "" && phone == "" {
 		return 0, &tasks.ValidationError{Field: "contact", Reason: "give a contact id or a phone"}
 	}
-	if err := p.sessions.RecordInbound(ctx, ch, contactID, phone, at); err != nil {
+	if err := p.sessions.RecordInbound(ctx, a.ID, ch, contactID, phone, at); err != nil {
 		return 0, fmt.Errorf("producer: %w", err)
 	}
-	n, err := release.All(ctx, p.ins, p.sessions.Waiting(ch, contactID, phone), 2*time.Second, 50*time.Millisecond)
+	n, err := release.All(ctx, p.ins, p.sessions.Waiting(a.ID, ch, contactID, phone), 2*time.Second, 50*time.Millisecond)
 	if err != nil {
 		return n, fmt.Errorf("producer: %w", err)
 	}

@@ -107,6 +107,9 @@ func (l *Limiter) space(scope string) keyspace {
 // budget is the scope's budget schedule.
 func (k keyspace) budget() string { return string(k) + "b" }
 
+// admission is the admission schedule of one of the scope's lanes (Admit).
+func (k keyspace) admission(lane string) string { return string(k) + "q:" + lane }
+
 // scopeCooldown is the scope's cool-down.
 func (k keyspace) scopeCooldown() string { return string(k) + "ac" }
 

@@ -20,6 +20,7 @@ import "github.com/redis/go-redis/v9"
 //	{sendq}:rl:pn:<key>:<recipient>  a recipient's penalty count
 //	{sendq:a:<scope>}:rl:b           the scope's budget schedule
 //	{sendq:a:<scope>}:rl:ac          the scope's cool-down
+//	{sendq:a:<scope>}:rl:q:<lane>    a lane's admission schedule (Admit)
 //	{sendq:a:<scope>}:rl:t:<key>, …  a scoped key's and its recipients', as above
 //
 // Stored values:
@@ -27,6 +28,8 @@ import "github.com/redis/go-redis/v9"
 //     time (TAT): the time the next event would be due if events went at
 //     exactly the limit. It expires at that time, after which a missing key
 //     and a TAT in the past mean the same.
+//   - an admission key ("q:…") holds the time the lane's next request may
+//     start, and expires then.
 //   - a cool-down key ("ac", "c:…", "rc:…") holds the time the cool-down ends
 //     and expires then.
 //   - a penalty key ("pn:…") counts a recipient's penalties and expires an

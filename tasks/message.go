@@ -37,7 +37,11 @@ var Kinds = []Kind{KindText, KindMedia, KindTemplate}
 type Message struct {
 	// ID is the idempotency key: the same ID is sent at most once for as long as
 	// its outcome is kept. It is also the asynq task id.
-	ID      string    `json:"id"`
+	ID string `json:"id"`
+	// Account is the Whautomate account the message is sent from (see
+	// ValidAccountID); empty means the deployment's only account. Its
+	// budget, windows and records are its own.
+	Account string    `json:"a,omitempty"`
 	Channel Channel   `json:"ch"`
 	Kind    Kind      `json:"k"`
 	To      Recipient `json:"to"`

@@ -75,7 +75,7 @@ func (k Kind) Valid() bool {
 // digits ([NormalizePhone]); turns empty lists into nil and times into UTC.
 // Text, captions and parameters are kept as they are. Validate is idempotent.
 //
-// Fields are checked in this order: id, channel, kind (it must match the one
+// Fields are checked in this order: id, account, channel, kind (it must match the one
 // content form that is set: Text, Media or Template), to, the content, campaign,
 // and the times. Template fields that the channel does not use are reported
 // before missing ones.
@@ -86,6 +86,9 @@ func (m *Message) Validate() error {
 	m.ID = strings.TrimSpace(m.ID)
 	if err := checkID("id", m.ID); err != nil {
 		return err
+	}
+	if m.Account = strings.TrimSpace(m.Account); m.Account != "" && !ValidAccountID(m.Account) {
+		return invalid("account", "must be 1-64 of a-z, 0-9, _ and -")
 	}
 	ch, err := ParseChannel(string(m.Channel))
 	if err != nil {
@@ -119,6 +122,21 @@ func (m *Message) Validate() error {
 		}
 	}
 	return m.checkTimes()
+}
+
+// ValidAccountID reports whether id is a valid account id: 1 to 64 of a-z,
+// 0-9, _ and -, so that it can stand in key names, URL paths and metric
+// labels as it is.
+func ValidAccountID(id string) bool {
+	if len(id) < 1 || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '_' && r != '-' {
+			return false
+		}
+	}
+	return true
 }
 
 // checkForm checks that exactly one content form is set and that Kind names it.

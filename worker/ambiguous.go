@@ -35,7 +35,7 @@ func (j *job) alreadySent(ctx context.Context) error {
 	}
 	pctx, cancel := context.WithTimeout(ctx, w.cfg.SendTimeout)
 	defer cancel()
-	page, err := w.api.Messages(pctx, m.To.ContactID, 1, 50)
+	page, err := j.a.api.Messages(pctx, m.To.ContactID, 1, 50)
 	if err != nil {
 		w.m.ambiguous("resent")
 		j.logger().Warn("could not check whether an earlier attempt sent this message; sending again", "error", logErr(err))

@@ -18,6 +18,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sendq/sendq/internal/keys"
 	"github.com/sendq/sendq/internal/outcome"
 )
 
@@ -31,6 +32,9 @@ type CallbackConfig struct {
 	// "sha256=" + hex(HMAC-SHA256(secret, timestamp + "." + body)), with
 	// timestamp the X-Sendq-Timestamp header (unix seconds).
 	Secret string
+	// Accounts are the accounts whose outcomes are called back. Defaults
+	// to the one account "default".
+	Accounts []string
 	// Consumer names this process in the stream's consumer group. Defaults to
 	// the host name and process id.
 	Consumer string
@@ -87,7 +91,10 @@ func NewCallback(cfg CallbackConfig) (*Callback, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Callback{cfg: cfg, outcomes: outcomes, events: outcomes.EventGroup(callbackGroup, cfg.Consumer),
+	if len(cfg.Accounts) == 0 {
+		cfg.Accounts = []string{keys.DefaultAccount}
+	}
+	return &Callback{cfg: cfg, outcomes: outcomes, events: outcomes.EventGroup(callbackGroup, cfg.Consumer, cfg.Accounts),
 		log: cfg.Logger.With("component", "callback")}, nil
 }
 
@@ -141,7 +148,7 @@ func (c *Callback) deliverBatch(ctx context.Context) error {
 		if err := c.deliver(ctx, ev); err != nil {
 			return err
 		}
-		if err := c.events.Ack(ctx, ev.ID); err != nil {
+		if err := c.events.Ack(ctx, ev); err != nil {
 			return fmt.Errorf("callback: %w", err)
 		}
 	}
@@ -153,9 +160,9 @@ func (c *Callback) deliver(ctx context.Context, ev outcome.Event) error {
 	if !ev.State.Terminal() || ev.MessageID == "" {
 		return nil
 	}
-	r, err := c.outcomes.Get(ctx, ev.MessageID)
+	r, err := c.outcomes.Get(ctx, ev.Account, ev.MessageID)
 	if errors.Is(err, outcome.ErrNotFound) {
-		r = &outcome.Record{ID: ev.MessageID, State: ev.State} // past its retention
+		r = &outcome.Record{ID: ev.MessageID, Account: ev.Account, State: ev.State} // past its retention
 	} else if err != nil {
 		return err
 	}

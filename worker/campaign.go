@@ -33,7 +33,7 @@ func (j *job) campaignReady(ctx context.Context) error {
 		return nil
 	}
 	j.campaignAt = w.now()
-	st, err := w.records.CampaignStateOf(ctx, m.Campaign)
+	st, err := w.records.CampaignStateOf(ctx, m.Account, m.Campaign)
 	if err != nil {
 		return j.release(ctx, err)
 	}

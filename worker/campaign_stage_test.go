@@ -31,13 +31,13 @@ func TestCampaignAtTheClaim(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := setup(t, func(cfg *Config) { cfg.Recheck = recheck })
-			require.NoError(t, c.outcomes.OpenCampaign(ctx, "spring", c.clock.Now()))
+			require.NoError(t, c.outcomes.OpenCampaign(ctx, "", "spring", c.clock.Now()))
 			for _, st := range tc.moves {
 				var err error
 				if st == outcome.CampaignCancelled {
-					_, err = c.outcomes.CancelCampaign(ctx, "spring")
+					_, err = c.outcomes.CancelCampaign(ctx, "", "spring")
 				} else {
-					_, err = c.outcomes.SetCampaignState(ctx, "spring", st)
+					_, err = c.outcomes.SetCampaignState(ctx, "", "spring", st)
 				}
 				require.NoError(t, err)
 			}

@@ -30,18 +30,23 @@ func (w *Worker) handle(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return w.undecodable(ctx, t, err)
 	}
-	j := &job{w: w, m: m, lease: w.newLease(m), start: start}
+	a := w.account(m.Account)
+	if a == nil {
+		return w.unconfigured(m)
+	}
+	j := &job{w: w, a: a, m: m, lease: w.newLease(m), start: start}
 	err = j.run(ctx)
 	if errors.Is(err, errDone) {
 		err = nil
 	}
-	w.m.observeHandled(w.cfg.Account, m, j.result, w.now().Sub(start))
+	w.m.observeHandled(a.id, m, j.result, w.now().Sub(start))
 	return err
 }
 
 // job is one run of the handler for one message.
 type job struct {
 	w      *Worker
+	a      *account // the message's account
 	m      *tasks.Message
 	lease  *lease       // this run's send lease, once claimed
 	log    *slog.Logger // made when first needed (see logger): most runs log nothing
@@ -95,7 +100,7 @@ func (j *job) run(ctx context.Context) error {
 func (j *job) logger() *slog.Logger {
 	if j.log == nil {
 		m := j.m
-		j.log = j.w.log.With("account", j.w.cfg.Account, "message_id", m.ID, "channel", string(m.Channel), "kind", string(m.Kind))
+		j.log = j.w.log.With("account", j.a.id, "message_id", m.ID, "channel", string(m.Channel), "kind", string(m.Kind))
 		if m.Campaign != "" {
 			j.log = j.log.With("campaign", m.Campaign)
 		}
@@ -122,6 +127,16 @@ func (w *Worker) undecodable(ctx context.Context, t *asynq.Task, cause error) er
 	w.log.Warn("invalid task payload; failed without retry", "type", t.Type(), "error", cause)
 	w.m.invalid()
 	return fmt.Errorf("%w: %v", asynq.SkipRetry, cause)
+}
+
+// unconfigured leaves a message of an account this worker does not send
+// for (a deployment whose processes disagree on the accounts, during a
+// change of the accounts file) to a worker that does, or to this one once
+// configured: it waits, untouched, and nothing fails.
+func (w *Worker) unconfigured(m *tasks.Message) error {
+	w.log.Warn("message of an account this worker is not configured for; it waits",
+		"account", m.Account, "message_id", m.ID, "retry_in", w.cfg.Hold)
+	return deferFor(w.cfg.Hold, "account not configured on this worker")
 }
 
 // sleep waits d or until ctx is done.

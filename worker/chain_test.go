@@ -206,11 +206,11 @@ func (c *testChain) enqueue(t *testing.T, m tasks.Message) *asynq.Task {
 	}
 	payload, err := tasks.Encode(&m)
 	require.NoError(t, err)
-	state := outcome.Queued
+	var sched outcome.Schedule
 	if !m.NotBefore.IsZero() {
-		state = outcome.Scheduled
+		sched = outcome.Schedule{NotBefore: m.NotBefore, Reason: "at"}
 	}
-	_, _, err = c.outcomes.Create(context.Background(), &m, state, c.clock.Now())
+	_, _, err = c.outcomes.Create(context.Background(), &m, sched, c.clock.Now())
 	require.NoError(t, err)
 	return asynq.NewTask(m.Type(), payload)
 }
@@ -229,7 +229,7 @@ func (c *testChain) run(t *testing.T, m tasks.Message) error {
 // record is the message's outcome record.
 func (c *testChain) record(t *testing.T, id string) *outcome.Record {
 	t.Helper()
-	r, err := c.outcomes.Get(context.Background(), id)
+	r, err := c.outcomes.Get(context.Background(), "", id)
 	require.NoError(t, err)
 	return r
 }
@@ -237,7 +237,7 @@ func (c *testChain) record(t *testing.T, id string) *outcome.Record {
 // inbound records that the contact wrote on WhatsApp at at.
 func (c *testChain) inbound(t *testing.T, contact string, at time.Time) {
 	t.Helper()
-	require.NoError(t, c.sessions.RecordInbound(context.Background(), tasks.WhatsApp, contact, "", at))
+	require.NoError(t, c.sessions.RecordInbound(context.Background(), "", tasks.WhatsApp, contact, "", at))
 }
 
 // verdict is how asynq takes a run's result: done (nil), deferred (back

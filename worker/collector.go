@@ -18,6 +18,7 @@ import (
 type Collector struct {
 	ins      *asynq.Inspector
 	outcomes *outcome.Store
+	accounts []string // whose messages it counts
 	log      *slog.Logger
 
 	tasksEnqueued *prometheus.Desc
@@ -31,7 +32,7 @@ type Collector struct {
 }
 
 // NewCollector returns a Collector reading rdb.
-func NewCollector(rdb redis.UniversalClient, log *slog.Logger) *Collector {
+func NewCollector(rdb redis.UniversalClient, log *slog.Logger, accounts []string) *Collector {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -40,6 +41,7 @@ func NewCollector(rdb redis.UniversalClient, log *slog.Logger) *Collector {
 	return &Collector{
 		ins:           asynq.NewInspectorFromRedisClient(rdb),
 		outcomes:      outcomes,
+		accounts:      accounts,
 		log:           log,
 		tasksEnqueued: prometheus.NewDesc("asynq_tasks_enqueued_total", "Number of tasks enqueued, by queue and state.", []string{"queue", "state"}, nil),
 		queueSize:     prometheus.NewDesc("asynq_queue_size", "Number of tasks in a queue.", []string{"queue"}, nil),
@@ -48,7 +50,7 @@ func NewCollector(rdb redis.UniversalClient, log *slog.Logger) *Collector {
 		processed:     prometheus.NewDesc("asynq_tasks_processed_total", "Number of tasks processed (succeeded or failed).", []string{"queue"}, nil),
 		failed:        prometheus.NewDesc("asynq_tasks_failed_total", "Number of tasks that failed.", []string{"queue"}, nil),
 		paused:        prometheus.NewDesc("asynq_queue_paused_total", "1 if the queue is paused.", []string{"queue"}, nil),
-		messages:      prometheus.NewDesc("sendq_messages", "sendq messages by outcome state (as recorded).", []string{"state"}, nil),
+		messages:      prometheus.NewDesc("sendq_messages", "sendq messages by account and outcome state (as recorded).", []string{"account", "state"}, nil),
 	}
 }
 
@@ -92,12 +94,14 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	counts, err := c.outcomes.Counts(ctx)
-	if err != nil {
-		c.log.Warn("metrics: cannot read message counts", "error", err)
-		return
-	}
-	for _, st := range outcome.States {
-		ch <- prometheus.MustNewConstMetric(c.messages, prometheus.GaugeValue, float64(counts[st]), string(st))
+	for _, a := range c.accounts {
+		counts, err := c.outcomes.Counts(ctx, a)
+		if err != nil {
+			c.log.Warn("metrics: cannot read message counts", "account", a, "error", err)
+			return
+		}
+		for _, st := range outcome.States {
+			ch <- prometheus.MustNewConstMetric(c.messages, prometheus.GaugeValue, float64(counts[st]), a, string(st))
+		}
 	}
 }

@@ -21,11 +21,14 @@ import (
 type HTTPConfig struct {
 	// Redis is checked by /healthz (required).
 	Redis redis.UniversalClient
-	// Worker serves the webhook; nil leaves /webhooks/whautomate out (as in
-	// `sendq dashboard`).
+	// Worker serves the webhooks; nil leaves /webhooks/whautomate out (as
+	// in `sendq dashboard`).
 	Worker *Worker
-	// WebhookToken, when set, must come in X-Webhook-Token.
-	WebhookToken string
+	// WebhookTokens are the X-Webhook-Token each account's webhook calls
+	// must carry, by account id; an account missing or with "" takes none.
+	WebhookTokens map[string]string
+	// API, when set, is mounted at /api/v1/ (the HTTP API).
+	API http.Handler
 	// AdminToken, when set, guards /monitoring/ and /metrics with
 	// Authorization: Bearer <token>.
 	AdminToken string
@@ -36,7 +39,7 @@ type HTTPConfig struct {
 }
 
 // NewHTTPHandler returns the routes of README "HTTP server of `sendq worker`": /healthz, /metrics,
-// /monitoring/ and /webhooks/whautomate.
+// /monitoring/, /api/v1/ and /webhooks/whautomate[/{account}].
 func NewHTTPHandler(cfg HTTPConfig) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, r *http.Request) {
@@ -56,8 +59,32 @@ func NewHTTPHandler(cfg HTTPConfig) http.Handler {
 		mux.Handle("/monitoring/", guard(cfg.Monitoring))
 		mux.Handle("GET /monitoring", http.RedirectHandler("/monitoring/", http.StatusMovedPermanently))
 	}
-	if cfg.Worker != nil {
-		mux.Handle("/webhooks/whautomate", cfg.Worker.WebhookHandler(cfg.WebhookToken))
+	if cfg.API != nil {
+		mux.Handle("/api/v1/", cfg.API)
+	}
+	if w := cfg.Worker; w != nil {
+		hooks := map[string]http.Handler{}
+		for _, id := range w.Accounts() {
+			hooks[id] = w.WebhookHandler(id, cfg.WebhookTokens[id])
+		}
+		mux.HandleFunc("/webhooks/whautomate/{account}", func(rw http.ResponseWriter, r *http.Request) {
+			h, ok := hooks[r.PathValue("account")]
+			if !ok {
+				writeJSON(rw, http.StatusNotFound, map[string]any{"error": "unknown account"})
+				return
+			}
+			h.ServeHTTP(rw, r)
+		})
+		// The path without an account serves the only one.
+		mux.HandleFunc("/webhooks/whautomate", func(rw http.ResponseWriter, r *http.Request) {
+			if len(hooks) != 1 {
+				writeJSON(rw, http.StatusNotFound, map[string]any{"error": "several accounts: use /webhooks/whautomate/{account}"})
+				return
+			}
+			for _, h := range hooks {
+				h.ServeHTTP(rw, r)
+			}
+		})
 	}
 	return mux
 }

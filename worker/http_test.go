@@ -54,7 +54,7 @@ func TestMetricsMatchTheRecordedOutcomes(t *testing.T) {
 	}, 15*time.Second, 20*time.Millisecond, "%v", want)
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(worker.NewCollector(b.rdb, slog.New(slog.NewTextHandler(io.Discard, nil))))
+	reg.MustRegister(worker.NewCollector(b.rdb, slog.New(slog.NewTextHandler(io.Discard, nil)), []string{"default"}))
 	srv := httptest.NewServer(worker.NewHTTPHandler(worker.HTTPConfig{Redis: b.rdb, Gatherer: reg, AdminToken: "admin"}))
 	defer srv.Close()
 
@@ -72,7 +72,7 @@ func TestMetricsMatchTheRecordedOutcomes(t *testing.T) {
 	require.Equal(t, http.StatusOK, res.StatusCode)
 	text := string(body)
 	for _, st := range []producer.State{producer.StateQueued, producer.StateWaitingSession, producer.StateSent, producer.StateFailed} {
-		require.Contains(t, text, fmt.Sprintf("sendq_messages{state=%q} %d\n", st, want[st]), "state %s", st)
+		require.Contains(t, text, fmt.Sprintf("sendq_messages{account=\"default\",state=%q} %d\n", st, want[st]), "state %s", st)
 	}
 	require.Contains(t, text, `asynq_queue_size{queue="sendq:whatsapp"}`, "asynq's own metric names")
 	require.NotContains(t, text, "c-bad", "no recipient in metrics")

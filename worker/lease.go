@@ -75,7 +75,7 @@ func (l *lease) ParkForWindow(ctx context.Context, reason string, calls int, win
 // MarkAmbiguous notes that the run's call may have sent the message without
 // an answer: the next run checks before sending again.
 func (l *lease) MarkAmbiguous(ctx context.Context) error {
-	return l.records.MarkAmbiguous(ctx, l.m.ID)
+	return l.records.MarkAmbiguous(ctx, l.m)
 }
 
 // claim is the chain's lease stage: it takes the send lease, unless the

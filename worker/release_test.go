@@ -37,9 +37,9 @@ func TestReleaseOutlastsABriefOutage(t *testing.T) {
 	require.NoError(t, err)
 	m := &tasks.Message{ID: "m1", Channel: tasks.WhatsApp, Kind: tasks.KindTemplate,
 		To: tasks.Recipient{ContactID: "c1"}, Template: &tasks.Template{Name: "t", Language: "en"}}
-	_, _, err = w.outcomes.Create(ctx, m, outcome.Queued, time.Now())
+	_, _, err = w.outcomes.Create(ctx, m, outcome.Schedule{}, time.Now())
 	require.NoError(t, err)
-	j := &job{w: w, m: m, lease: w.newLease(m), start: time.Now()}
+	j := &job{w: w, a: w.account(m.Account), m: m, lease: w.newLease(m), start: time.Now()}
 	var claimed func() (outcome.Claim, error)
 	w.batch.do(ctx, func(p redis.Pipeliner) { claimed = j.lease.ClaimIn(ctx, p, time.Minute, time.Now()) })
 	c, err := claimed()
@@ -55,7 +55,7 @@ func TestReleaseOutlastsABriefOutage(t *testing.T) {
 	require.ErrorContains(t, err, "redis")
 	require.Eventually(t, func() bool { return rdb.Ping(ctx).Err() == nil }, 5*time.Second, 10*time.Millisecond)
 	// Another run finds the message free: no lease was left behind.
-	next := &job{w: w, m: m, lease: w.newLease(m), start: time.Now()}
+	next := &job{w: w, a: w.account(m.Account), m: m, lease: w.newLease(m), start: time.Now()}
 	w.batch.do(ctx, func(p redis.Pipeliner) { claimed = next.lease.ClaimIn(ctx, p, time.Minute, time.Now()) })
 	c, err = claimed()
 	require.NoError(t, err)

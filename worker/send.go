@@ -22,10 +22,10 @@ func (j *job) send(ctx context.Context) error {
 	// cut off half way is ambiguous, a finished one is recorded.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.SendTimeout)
 	callStart := w.now()
-	res, err := w.api.Send(sctx, m)
+	res, err := j.a.api.Send(sctx, m)
 	cancel()
 	c := answer{res: res, err: err, class: whautomate.Classify(err), at: callStart}
-	w.m.observeCall(w.cfg.Account, m.Channel, c.class, w.now().Sub(callStart))
+	w.m.observeCall(j.a.id, m.Channel, c.class, w.now().Sub(callStart))
 	j.result = c.class.String()
 	act, ok := actions[c.class]
 	if !ok {
@@ -147,18 +147,18 @@ func (j *job) hold(ctx context.Context, a answer) error {
 	if err := w.slots.Cooldown(ctx, t, w.cfg.Hold); err != nil {
 		return j.release(ctx, err)
 	}
-	w.m.held(w.cfg.Account, m.Channel, a.class)
+	w.m.held(j.a.id, m.Channel, a.class)
 	j.attemptLog().Error("the upstream refused the account or key; holding the "+what+" (messages wait, none fail)",
 		"class", a.class.String(), "retry_in", w.cfg.Hold, "error", logErr(a.err))
 	return j.retryLater(ctx, w.cfg.Hold, a.class.String(), a.err)
 }
 
 // account is the rate-limit target of the whole account.
-func (j *job) account() ratelimit.Target { return ratelimit.Target{Scope: j.w.cfg.Account} }
+func (j *job) account() ratelimit.Target { return ratelimit.Target{Scope: j.a.id} }
 
 // channel is the rate-limit target of the message's channel of its account.
 func (j *job) channel() ratelimit.Target {
-	return ratelimit.Target{Scope: j.w.cfg.Account, Key: string(j.m.Channel)}
+	return ratelimit.Target{Scope: j.a.id, Key: string(j.m.Channel)}
 }
 
 // transient retries the message with backoff, until its last attempt.

@@ -78,7 +78,7 @@ func TestSessionWindow(t *testing.T) {
 			require.NoError(t, err)
 			require.Zero(t, info.Retried, "round %d", round)
 			calls := b.sandbox.CallsFor("c1")
-			_, err = b.producer.RecordInbound(ctx, tasks.WhatsApp, "c1", "", time.Now())
+			_, err = b.producer.RecordInbound(ctx, "", tasks.WhatsApp, "c1", "", time.Now())
 			require.NoError(t, err)
 			require.Eventually(t, func() bool { return b.sandbox.CallsFor("c1") > calls }, 10*time.Second, 10*time.Millisecond)
 		}
@@ -113,7 +113,7 @@ func TestSessionWindow(t *testing.T) {
 		b := setup(t, func(c *worker.Config) { c.Concurrency = 1 })
 		const contacts = 1000
 		for i := range contacts {
-			_, err := b.producer.RecordInbound(ctx, tasks.WhatsApp, fmt.Sprintf("c%04d", i), "", time.Now().Add(-25*time.Hour))
+			_, err := b.producer.RecordInbound(ctx, "", tasks.WhatsApp, fmt.Sprintf("c%04d", i), "", time.Now().Add(-25*time.Hour))
 			require.NoError(t, err)
 		}
 		var ids []string
@@ -158,7 +158,7 @@ func TestSessionWindow(t *testing.T) {
 	t.Run("WindowClosingWhileQueuedLeadsToParkingNotARefusedCall", func(t *testing.T) {
 		b := setup(t)
 		// The window, as sendq knows it, closes in one second.
-		_, err := b.producer.RecordInbound(ctx, tasks.WhatsApp, "c1", "", time.Now().Add(-24*time.Hour+time.Second))
+		_, err := b.producer.RecordInbound(ctx, "", tasks.WhatsApp, "c1", "", time.Now().Add(-24*time.Hour+time.Second))
 		require.NoError(t, err)
 		m := textTo("m1", tasks.Recipient{ContactID: "c1"})
 		m.NotBefore = time.Now().Add(2 * time.Second)

@@ -24,7 +24,7 @@ func (j *job) waitForSlot(ctx context.Context) error { return j.waitFor(ctx, j.s
 // budget for a look-up (GET /v1/messages): every request of the account
 // takes one, not only sends.
 func (j *job) waitForLookup(ctx context.Context) error {
-	if j.w.budget.IsZero() {
+	if j.a.budget.IsZero() {
 		return nil
 	}
 	return j.waitFor(ctx, j.lookupRequest())
@@ -76,7 +76,7 @@ func (j *job) reserve(ctx context.Context, req ratelimit.Request, deadline time.
 		}
 	}
 	if r.Delay > 0 {
-		j.w.m.observeWait(j.w.cfg.Account, j.m.Channel, r.Reason, r.Delay)
+		j.w.m.observeWait(j.a.id, j.m.Channel, r.Reason, r.Delay)
 	}
 	return r, nil
 }
@@ -131,7 +131,7 @@ func (j *job) keepSlot(ctx context.Context, r ratelimit.Reservation, req ratelim
 	// window at the receiver holds more than the limit. A slot missed by
 	// more than lateness allows is given up, and the run takes another.
 	if late, ok := j.lateness(req); ok && w.now().Sub(slot) > late {
-		w.m.slotMissed(w.cfg.Account, j.m.Channel)
+		w.m.slotMissed(j.a.id, j.m.Channel)
 		return false, nil
 	}
 	return true, nil
@@ -153,7 +153,7 @@ func (j *job) coolingBefore(ctx context.Context, slot time.Time, req ratelimit.R
 }
 
 // gate is the message's channel's gate (nil: none).
-func (j *job) gate() *gate { return j.w.gates[j.m.Channel] }
+func (j *job) gate() *gate { return j.a.gates[j.m.Channel] }
 
 // enterGate waits for a place in the channel's gate until deadline (the
 // MaxBlock of waiting in place); a run that does not get one by then gives
@@ -203,19 +203,19 @@ func (j *job) lateness(req ratelimit.Request) (late time.Duration, ok bool) {
 // budget, its channel's cap and its recipient's pace, and how far ahead it
 // may reserve (transactional messages twice as far as campaign ones).
 func (j *job) slotRequest() ratelimit.Request {
-	w, m := j.w, j.m
+	a, m := j.a, j.m
 	req := j.lookupRequest()
 	req.Key = string(m.Channel)
-	req.Limit = w.limits[m.Channel]
+	req.Limit = a.limits[m.Channel]
 	req.Recipient = m.To.Key()
-	req.RecipientLimit = w.paces[m.Channel]
+	req.RecipientLimit = a.paces[m.Channel]
 	return req
 }
 
 // lookupRequest is a request for a slot of the account's budget alone.
 func (j *job) lookupRequest() ratelimit.Request {
 	w := j.w
-	req := ratelimit.Request{Scope: w.cfg.Account, Budget: w.budget, MaxWait: w.cfg.Horizon}
+	req := ratelimit.Request{Scope: j.a.id, Budget: j.a.budget, MaxWait: w.cfg.Horizon}
 	if j.m.Campaign == "" {
 		req.MaxWait = 2 * w.cfg.Horizon
 	}

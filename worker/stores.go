@@ -24,8 +24,8 @@ type records interface {
 	ReturnLease(ctx context.Context, m *tasks.Message, token string, now time.Time) error
 	Retry(ctx context.Context, m *tasks.Message, token, reason string, calls int, now time.Time) error
 	ParkForWindow(ctx context.Context, m *tasks.Message, token, reason string, calls int, window time.Duration, now time.Time) (opened bool, err error)
-	MarkAmbiguous(ctx context.Context, id string) error
-	CampaignStateOf(ctx context.Context, id string) (outcome.CampaignState, error)
+	MarkAmbiguous(ctx context.Context, m *tasks.Message) error
+	CampaignStateOf(ctx context.Context, account, id string) (outcome.CampaignState, error)
 }
 
 // windows is what the chain asks of the session store (*session.Store).

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/sendq/sendq/internal/release"
@@ -14,15 +15,21 @@ import (
 // maxWebhookBody bounds what the webhook reads.
 const maxWebhookBody = 1 << 20
 
-// WebhookHandler serves POST /webhooks/whautomate: an incoming message opens
-// or refreshes the contact's window and releases the messages waiting for
-// it; an outgoing message's status updates the matching sent message. With a
-// token set, requests must carry it in X-Webhook-Token.
-func (w *Worker) WebhookHandler(token string) http.Handler {
+// WebhookHandler serves POST /webhooks/whautomate/{account} for account:
+// an incoming message opens or refreshes the contact's window with that
+// account and releases the messages waiting for it; an outgoing message's
+// status updates the matching sent message. With a token set, requests must
+// carry it in X-Webhook-Token. An account the worker does not send for is
+// 404, whatever the token.
+func (w *Worker) WebhookHandler(account, token string) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			rw.Header().Set("Allow", http.MethodPost)
 			writeJSON(rw, http.StatusMethodNotAllowed, map[string]any{"error": "POST only"})
+			return
+		}
+		if _, ok := w.accts[account]; !ok {
+			writeJSON(rw, http.StatusNotFound, map[string]any{"error": "unknown account"})
 			return
 		}
 		if token != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get("X-Webhook-Token")), []byte(token)) != 1 {
@@ -39,7 +46,7 @@ func (w *Worker) WebhookHandler(token string) http.Handler {
 			writeJSON(rw, http.StatusBadRequest, map[string]any{"error": err.Error()})
 			return
 		}
-		res, err := w.applyWebhook(r, ev)
+		res, err := w.applyWebhook(r, account, ev)
 		if err != nil {
 			w.log.Error("webhook: redis error", "error", err)
 			writeJSON(rw, http.StatusServiceUnavailable, map[string]any{"error": "temporarily unavailable"})
@@ -49,7 +56,7 @@ func (w *Worker) WebhookHandler(token string) http.Handler {
 	})
 }
 
-func (w *Worker) applyWebhook(r *http.Request, ev whautomate.Event) (map[string]any, error) {
+func (w *Worker) applyWebhook(r *http.Request, account string, ev whautomate.Event) (map[string]any, error) {
 	ctx := r.Context()
 	now := w.now()
 	switch {
@@ -58,23 +65,33 @@ func (w *Worker) applyWebhook(r *http.Request, ev whautomate.Event) (map[string]
 		if at.IsZero() || at.After(now) {
 			at = now // the event cannot open a window later than its arrival
 		}
-		if err := w.sessions.RecordInbound(ctx, ev.Channel, ev.ContactID, ev.Phone, at); err != nil {
+		if err := w.sessions.RecordInbound(ctx, account, ev.Channel, ev.ContactID, ev.Phone, at); err != nil {
 			return nil, err
 		}
-		n, err := release.All(ctx, w.ins, w.sessions.Waiting(ev.Channel, ev.ContactID, ev.Phone), 2*time.Second, 20*time.Millisecond)
+		n, err := release.All(ctx, w.ins, w.sessions.Waiting(account, ev.Channel, ev.ContactID, ev.Phone), 2*time.Second, 20*time.Millisecond)
 		if err != nil {
 			return nil, err
 		}
-		w.log.Info("webhook: contact wrote; window open", "channel", string(ev.Channel), "released", n)
+		w.log.Info("webhook: contact wrote; window open", "account", account, "channel", string(ev.Channel), "released", n)
 		return map[string]any{"ok": true, "released": n}, nil
 	case ev.Kind == whautomate.EventStatus:
-		id, err := w.outcomes.Delivery(ctx, ev.MessageID, ev.Status, ev.Error, now)
+		id, err := w.outcomes.Delivery(ctx, account, ev.MessageID, ev.Status, ev.Error, now)
 		if err != nil {
 			return nil, err
 		}
 		return map[string]any{"ok": true, "matched": id != ""}, nil
 	}
 	return map[string]any{"ok": true, "ignored": true}, nil
+}
+
+// Accounts returns the ids of the accounts the worker sends for, sorted.
+func (w *Worker) Accounts() []string {
+	ids := make([]string, 0, len(w.accts))
+	for id := range w.accts {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 func writeJSON(rw http.ResponseWriter, status int, v any) {

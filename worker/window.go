@@ -42,7 +42,7 @@ func (j *job) probeWindow(ctx context.Context, now time.Time) session.Status {
 	w, m := j.w, j.m
 	pctx, cancel := context.WithTimeout(ctx, w.cfg.SendTimeout)
 	defer cancel()
-	page, err := w.api.Messages(pctx, m.To.ContactID, 1, 25)
+	page, err := j.a.api.Messages(pctx, m.To.ContactID, 1, 25)
 	if err != nil {
 		j.logger().Debug("window probe failed", "error", logErr(err))
 		return session.Unknown

@@ -79,28 +79,24 @@ type Config struct {
 	// Redis is the connection shared with asynq (required). The worker does
 	// not close it.
 	Redis redis.UniversalClient
-	// API sends the messages (required).
+	// Accounts are the Whautomate accounts the worker sends for: a message
+	// names its own. One Worker serves them all from the same queues; no
+	// account's backlog, cool-down or hold delays another's messages
+	// (README "Accounts"). Without Accounts, the worker sends for one
+	// account made of API, Account, Budget, Limits and RecipientLimits.
+	Accounts []Account
+	// API sends the messages of the one account (when Accounts is empty).
 	API API
-	// Account names the Whautomate account these messages are sent for
-	// (1-64 of a-z, 0-9, _ and -). Its budget, cool-downs and holds are its
-	// own, shared by every worker process of the account, and its keys carry
-	// its own hash tag. Defaults to "default".
+	// Account names that one account. Defaults to "default".
 	Account string
-	// Budget is the account's request budget: every API request made for it
-	// (sends of every channel, look-ups of a contact's messages) takes a
-	// slot, spread evenly, shared by every worker process; channel limits
-	// and recipient paces apply inside it. Whautomate allows 300 a minute (60
-	// on a trial account): sendq worker sets the account's (README
-	// "Configuration"). The zero Limit means none.
+	// Budget is that account's request budget (see Account.Budget).
 	Budget ratelimit.Limit
 	// Concurrency is how many messages of one channel a process works on at
 	// once; each channel has its own pool so that one channel's backlog never
 	// holds up another. Defaults to 50.
 	Concurrency int
-	// Limits per channel, shared by every worker on the same Redis; a channel
-	// missing from the map has no limit. Defaults to DefaultLimits when nil.
-	Limits map[tasks.Channel]ratelimit.Limit
-	// RecipientLimits per channel. Defaults to DefaultRecipientLimits when nil.
+	// Limits and RecipientLimits are that account's (see Account).
+	Limits          map[tasks.Channel]ratelimit.Limit
 	RecipientLimits map[tasks.Channel]ratelimit.Limit
 	// Windows are the session windows per channel. Defaults to
 	// session.DefaultWindows when nil.
@@ -157,17 +153,13 @@ type Config struct {
 type Worker struct {
 	cfg      Config
 	rdb      redis.UniversalClient
-	api      API
-	outcomes *outcome.Store                    // for the webhook and tests; the chain asks records
-	sessions *session.Store                    // for the webhook; the chain asks windows
-	records  records                           // the outcome store, as the send chain asks it
-	windows  windows                           // the session store, as the send chain asks it
-	slots    slots                             // the rate limiter
-	budget   ratelimit.Limit                   // cfg.Budget, spaced
-	limits   map[tasks.Channel]ratelimit.Limit // cfg.Limits, spaced
-	paces    map[tasks.Channel]ratelimit.Limit // cfg.RecipientLimits, spaced
-	gates    map[tasks.Channel]*gate           // per limited channel; see gate
-	batch    *batcher                          // the claims and outcomes of handlers
+	accts    map[string]*account // by id
+	outcomes *outcome.Store      // for the webhook and tests; the chain asks records
+	sessions *session.Store      // for the webhook; the chain asks windows
+	records  records             // the outcome store, as the send chain asks it
+	windows  windows             // the session store, as the send chain asks it
+	slots    slots               // the rate limiter
+	batch    *batcher            // the claims and outcomes of handlers
 	ins      *asynq.Inspector
 	log      *slog.Logger
 	m        *Metrics
@@ -178,9 +170,6 @@ type Worker struct {
 func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Redis == nil {
 		return cfg, errors.New("worker: Config.Redis is required")
-	}
-	if cfg.API == nil {
-		return cfg, errors.New("worker: Config.API is required")
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d == 0 {
@@ -195,12 +184,6 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.MaxAttempts == 0 {
 		cfg.MaxAttempts = 10
-	}
-	if cfg.Limits == nil {
-		cfg.Limits = DefaultLimits
-	}
-	if cfg.RecipientLimits == nil {
-		cfg.RecipientLimits = DefaultRecipientLimits
 	}
 	def(&cfg.DefaultExpiry, 7*24*time.Hour)
 	def(&cfg.Horizon, 500*time.Millisecond)
@@ -244,21 +227,20 @@ func New(cfg Config) (*Worker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
 	}
-	limits := spaced(cfg.Limits)
+	accts, err := cfg.accounts()
+	if err != nil {
+		return nil, err
+	}
 	return &Worker{
-		budget:   space(cfg.Budget),
 		cfg:      cfg,
 		rdb:      cfg.Redis,
-		api:      cfg.API,
+		accts:    accts,
 		outcomes: outcomes,
 		sessions: sessions,
 		records:  outcomes,
 		windows:  sessions,
 		slots:    limiter,
-		limits:   limits,
-		gates:    newGates(limits, cfg.Concurrency),
 		batch:    &batcher{rdb: cfg.Redis},
-		paces:    spaced(cfg.RecipientLimits),
 		ins:      asynq.NewInspectorFromRedisClient(cfg.Redis),
 		log:      cfg.Logger,
 		m:        cfg.Metrics,
@@ -303,7 +285,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		servers = append(servers, srv)
 	}
-	w.log.Info("worker started", "account", w.cfg.Account, "budget", w.cfg.Budget.String(), "concurrency_per_channel", w.cfg.Concurrency)
+	w.log.Info("worker started", "accounts", len(w.accts), "concurrency_per_channel", w.cfg.Concurrency)
 	<-ctx.Done()
 	w.log.Info("worker stopping", "shutdown_timeout", w.cfg.ShutdownTimeout)
 	var wg sync.WaitGroup

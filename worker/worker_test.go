@@ -70,7 +70,7 @@ func setup(t *testing.T, opts ...option) *bundle {
 	}
 	w, err := worker.New(cfg)
 	require.NoError(t, err)
-	h := worker.NewHTTPHandler(worker.HTTPConfig{Redis: rdb, Worker: w, WebhookToken: "hook"})
+	h := worker.NewHTTPHandler(worker.HTTPConfig{Redis: rdb, Worker: w, WebhookTokens: map[string]string{"default": "hook"}})
 	handler.Store(&h)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -294,5 +294,5 @@ func TestConfig(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
 	defer rdb.Close()
 	_, err = worker.New(worker.Config{Redis: rdb})
-	require.ErrorContains(t, err, "Config.API is required")
+	require.ErrorContains(t, err, "Config.API or Config.Accounts is required")
 }

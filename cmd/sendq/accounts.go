@@ -13,23 +13,40 @@ import (
 	"github.com/sendq/sendq/whautomate"
 )
 
-// account is the account a command sends or looks up for, with its key.
-// One deployment sends for one account in this version: a file of several
-// is refused, naming the variable.
-func (a *app) account(cmd string) (accounts.Account, error) {
+// accountSet is the configured accounts for a command that calls the API
+// (cmd names it in errors): every account needs its key, and no account
+// may ask for what this version does not apply.
+func (a *app) accountSet(cmd string) (*accounts.Set, error) {
 	set := a.env.Accounts
 	if set == nil {
-		return accounts.Account{}, usagef("no accounts configured")
-	}
-	acc, ok := set.Only()
-	if !ok {
-		return acc, usagef("SENDQ_ACCOUNTS_FILE: %d accounts; this version of sendq sends for one account per deployment", set.Len())
+		return nil, usagef("no accounts configured")
 	}
 	if err := set.RequireKeys(); err != nil {
-		return acc, usagef("%v by sendq %s", err, cmd)
+		return nil, usagef("%v by sendq %s", err, cmd)
 	}
-	if err := notApplied(acc); err != nil {
-		return acc, usagef("%v", err)
+	for _, acc := range set.All() {
+		if err := notApplied(acc); err != nil {
+			return nil, usagef("%v", err)
+		}
+	}
+	return set, nil
+}
+
+// account is the account --account names for a command that calls the
+// API: the only one when there is one and the flag is not given.
+func (a *app) account(cmd, id string) (accounts.Account, error) {
+	set, err := a.accountSet(cmd)
+	if err != nil {
+		return accounts.Account{}, err
+	}
+	return pickAccount(set, id)
+}
+
+// pickAccount is the account --account names in set.
+func pickAccount(set *accounts.Set, id string) (accounts.Account, error) {
+	acc, err := set.Pick(id)
+	if err != nil {
+		return acc, usagef("--account (account): %v", err)
 	}
 	return acc, nil
 }

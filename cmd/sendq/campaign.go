@@ -48,12 +48,18 @@ func (a *app) campaignStart(ctx context.Context, args []string) error {
 	id := fs.String("id", "", "campaign id (required)")
 	file := fs.String("file", "", "CSV with a header row, or JSON Lines (.jsonl)")
 	asJSON := fs.Bool("json", false, "print a JSON object")
+	account := fs.String("account", "", "the account to send from (required when several are configured)")
 	pos, err := a.parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) > 0 {
 		return usagef("campaign start takes no arguments, got %q", pos[0])
+	}
+	if a.env.Accounts != nil {
+		if _, err := pickAccount(a.env.Accounts, *account); err != nil {
+			return err
+		}
 	}
 	if *id == "" {
 		return usagef("--id (campaign): required")
@@ -87,7 +93,7 @@ func (a *app) campaignStart(ctx context.Context, args []string) error {
 		bar := newProgress(a.stderr, len(msgs), "enqueued")
 		start := time.Now()
 		// A start that died holds the campaign's lock for a few more seconds.
-		rep, err := p.StartCampaign(ctx, *id, msgs, producer.StartOptions{Progress: bar.set, WaitLock: 15 * time.Second})
+		rep, err := p.StartCampaign(ctx, *id, msgs, producer.StartOptions{Progress: bar.set, WaitLock: 15 * time.Second, Account: *account})
 		bar.done()
 		if err != nil {
 			return err
@@ -123,7 +129,7 @@ func (a *app) campaignStatus(ctx context.Context, args []string) error {
 			counts[string(st)] = n
 		}
 		if *asJSON {
-			out := map[string]any{"id": c.ID, "state": c.State, "total": c.Total, "counts": counts,
+			out := map[string]any{"id": c.ID, "account": c.Account, "state": c.State, "total": c.Total, "counts": counts,
 				"rate": c.Rate, "eta_seconds": int(c.ETA.Seconds())}
 			if c.Reason != "" {
 				out["reason"] = c.Reason

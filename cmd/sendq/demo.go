@@ -18,6 +18,7 @@ import (
 
 	"github.com/sendq/sendq/accounts"
 	"github.com/sendq/sendq/producer"
+	"github.com/sendq/sendq/ratelimit"
 	"github.com/sendq/sendq/tasks"
 	"github.com/sendq/sendq/whautomate"
 	"github.com/sendq/sendq/whautomate/whautomatetest"
@@ -67,7 +68,7 @@ func (a *app) demo(ctx context.Context, args []string) error {
 	defer stopWorker()
 	fmt.Fprintf(a.stdout, "worker      running; web UI %s/monitoring/  metrics %s/metrics\n\n", d.base, d.base)
 
-	ok, err := a.demoBatch(ctx, rdb, d.sandbox)
+	ok, err := a.demoBatch(ctx, rdb, d)
 	if err != nil {
 		return err
 	}
@@ -104,7 +105,8 @@ type demoSetup struct {
 	ln      net.Listener
 	base    string // the HTTP server's URL
 	sandbox *whautomatetest.Server
-	api     *whautomate.Client
+	set     *accounts.Set
+	apis    map[string]worker.API // each account's client of the sandbox
 }
 
 // demoSandbox listens on SENDQ_HTTP_ADDR (any free port when that one is
@@ -118,18 +120,27 @@ func (a *app) demoSandbox() (*demoSetup, error) {
 		}
 	}
 	base := "http://" + ln.Addr().String()
+	set := demoAccounts(a.env)
+	first := set.All()[0]
+	// The sandbox's webhooks (contacts writing) are the first account's.
 	sandbox := whautomatetest.NewServer(whautomatetest.Options{
-		APIKey: "demo-key", Latency: 20 * time.Millisecond,
-		WebhookURL: base + "/webhooks/whautomate", WebhookToken: demoAccount(a.env).WebhookToken,
+		Latency:    20 * time.Millisecond,
+		WebhookURL: base + "/webhooks/whautomate/" + first.ID, WebhookToken: first.WebhookToken,
 	})
-	fmt.Fprintf(a.stdout, "whautomate  sandbox at %s\n", sandbox.URL())
-	api, err := whautomate.New(whautomate.Config{BaseURL: sandbox.URL(), APIKey: "demo-key"})
-	if err != nil {
-		sandbox.Close()
-		ln.Close()
-		return nil, err
+	apis := map[string]worker.API{}
+	for _, acc := range set.All() {
+		// The sandbox enforces each account's budget, as Whautomate does.
+		sandbox.AddKey(acc.APIKey, whautomatetest.KeyOptions{Budget: int(acc.Budget.Rate)})
+		api, err := whautomate.New(whautomate.Config{BaseURL: sandbox.URL(), APIKey: acc.APIKey})
+		if err != nil {
+			sandbox.Close()
+			ln.Close()
+			return nil, err
+		}
+		apis[acc.ID] = api
 	}
-	return &demoSetup{ln: ln, base: base, sandbox: sandbox, api: api}, nil
+	fmt.Fprintf(a.stdout, "whautomate  sandbox at %s, accounts %s\n", sandbox.URL(), strings.Join(set.IDs(), " and "))
+	return &demoSetup{ln: ln, base: base, sandbox: sandbox, set: set, apis: apis}, nil
 }
 
 // startDemoWorker runs the worker and its HTTP server on d until stop, and
@@ -139,7 +150,7 @@ func (a *app) startDemoWorker(ctx context.Context, rdb redis.UniversalClient, d 
 	ready := make(chan struct{})
 	wctx, stopWorker := context.WithCancel(ctx)
 	go func() {
-		done <- a.runWorker(wctx, workerSetup{rdb: rdb, acc: demoAccount(a.env), api: d.api, listener: d.ln}, func(*worker.Worker, string) { close(ready) })
+		done <- a.runWorker(wctx, workerSetup{rdb: rdb, set: d.set, apis: d.apis, listener: d.ln}, func(*worker.Worker, string) { close(ready) })
 	}()
 	select {
 	case <-ready:
@@ -152,9 +163,11 @@ func (a *app) startDemoWorker(ctx context.Context, rdb redis.UniversalClient, d 
 
 // demoBatch enqueues the demo's batch, shows it moving, prints the summary
 // and reports whether every message ended as planned.
-func (a *app) demoBatch(ctx context.Context, rdb redis.UniversalClient, sandbox *whautomatetest.Server) (bool, error) {
-	plan := demoPlan(sandbox)
-	p, err := producer.New(producer.Config{Redis: rdb})
+func (a *app) demoBatch(ctx context.Context, rdb redis.UniversalClient, d *demoSetup) (bool, error) {
+	sandbox := d.sandbox
+	ids := d.set.IDs()
+	plan := demoPlan(sandbox, ids[0], ids[1])
+	p, err := producer.New(producer.Config{Redis: rdb, Accounts: d.set})
 	if err != nil {
 		return false, err
 	}
@@ -163,7 +176,7 @@ func (a *app) demoBatch(ctx context.Context, rdb redis.UniversalClient, sandbox 
 			return false, fmt.Errorf("demo: enqueue %s: %w", plan[i].msg.ID, err)
 		}
 	}
-	fmt.Fprintf(a.stdout, "enqueued %d messages: all four channels, all three kinds, a campaign, and the hard cases\n", len(plan))
+	fmt.Fprintf(a.stdout, "enqueued %d messages for two accounts: all four channels, all three kinds, a campaign, and the hard cases\n", len(plan))
 
 	// The contact of the waiting message writes two seconds later: the
 	// sandbox sends Whautomate's webhook to the worker, which releases it.
@@ -181,12 +194,18 @@ func (a *app) demoBatch(ctx context.Context, rdb redis.UniversalClient, sandbox 
 
 const demoLatePhone = "6598765432"
 
-// demoPlan is the demo's batch. Contacts whose text and media must go are
-// given an open window first, as if they had written.
-func demoPlan(sb *whautomatetest.Server) []demoMessage {
+// demoPlan is the demo's batch, for two accounts: the campaign is the
+// second's, everything else the first's (whose webhooks the sandbox
+// sends). Contacts whose text and media must go are given an open window
+// first, as if they had written.
+func demoPlan(sb *whautomatetest.Server, first, second string) []demoMessage {
 	var plan []demoMessage
 	add := func(expect producer.State, story string, m tasks.Message) {
 		m.ID = fmt.Sprintf("demo-%02d", len(plan)+1)
+		m.Account = first
+		if m.Campaign != "" {
+			m.Account = second
+		}
 		plan = append(plan, demoMessage{msg: m, expect: expect, story: story})
 	}
 	media := &tasks.Media{URL: "https://example.com/menu.jpg", MimeType: "image/jpeg", Caption: "Our menu"}
@@ -244,7 +263,7 @@ func (a *app) demoProgress(ctx context.Context, p *producer.Producer, plan []dem
 		counts := map[producer.State]int{}
 		finished := 0
 		for _, d := range plan {
-			o, err := p.Status(ctx, d.msg.ID)
+			o, err := p.StatusOf(ctx, d.msg.Account, d.msg.ID)
 			if err != nil {
 				continue
 			}
@@ -290,7 +309,7 @@ func progressLine(done, total int, counts map[producer.State]int) string {
 func (a *app) demoSummary(plan []demoMessage, final map[string]*producer.Outcome) bool {
 	fmt.Fprintln(a.stdout)
 	tw := tabwriter.NewWriter(a.stdout, 0, 2, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tCHANNEL\tKIND\tSTATE\tEXPECTED\tCALLS\tSTORY\t")
+	fmt.Fprintln(tw, "ID\tACCOUNT\tCHANNEL\tKIND\tSTATE\tEXPECTED\tCALLS\tSTORY\t")
 	ok := true
 	byState := map[producer.State]int{}
 	for _, d := range plan {
@@ -303,7 +322,7 @@ func (a *app) demoSummary(plan []demoMessage, final map[string]*producer.Outcome
 			mark, ok = "MISMATCH", false
 		}
 		byState[st]++
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.msg.ID, d.msg.Channel, d.msg.Kind, st, d.expect, calls, d.story, mark)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.msg.ID, d.msg.Account, d.msg.Channel, d.msg.Kind, st, d.expect, calls, d.story, mark)
 	}
 	_ = tw.Flush()
 	var states []string
@@ -338,15 +357,25 @@ func redactURL(raw string) string {
 	return raw
 }
 
-// demoAccount is the account the demo sends for: Whautomate's default budget
-// and Meta's channel figures, with the environment's webhook token if any.
-func demoAccount(e *env) accounts.Account {
-	acc := accounts.Account{ID: accounts.Default, Budget: accounts.DefaultBudget,
-		Rates: accounts.DefaultRates(), Paces: accounts.DefaultPaces()}
+// demoAccounts are the accounts the demo sends for: a clinic on
+// Whautomate's default budget and one on a trial account's, with Meta's
+// channel figures, and the environment's webhook token if any.
+func demoAccounts(e *env) *accounts.Set {
+	token := ""
 	if e.Accounts != nil {
 		if only, ok := e.Accounts.Only(); ok {
-			acc.WebhookToken = only.WebhookToken
+			token = only.WebhookToken
 		}
 	}
-	return acc
+	trial := ratelimit.Limit{Rate: 60, Per: time.Minute}
+	set, err := accounts.NewSet(
+		accounts.Account{ID: "clinic-sg", APIKey: "demo-key-sg", Budget: accounts.DefaultBudget,
+			Rates: accounts.DefaultRates(), Paces: accounts.DefaultPaces(), WebhookToken: token},
+		accounts.Account{ID: "clinic-in", APIKey: "demo-key-in", Budget: trial,
+			Rates: accounts.DefaultRates(), Paces: accounts.DefaultPaces(), WebhookToken: token},
+	)
+	if err != nil {
+		panic(err) // two fixed, valid accounts
+	}
+	return set
 }

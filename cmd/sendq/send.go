@@ -25,7 +25,7 @@ var flagOf = map[string]string{
 	"media.url": "--media-url", "media.mime_type": "--mime-type", "media.caption": "--caption",
 	"template.name": "--template", "template.language": "--language", "template.text": "--template",
 	"template.elements": "--element", "template.buttons": "--button", "template.params": "--param",
-	"campaign": "--campaign", "expires_at": "--expires-in", "not_before": "--at",
+	"campaign": "--campaign", "expires_at": "--expires-in", "not_before": "--at", "account": "--account",
 }
 
 // fieldError rewrites a validation error to name the flag as well.
@@ -94,6 +94,7 @@ func (a *app) send(ctx context.Context, args []string) error {
 	at := fs.String("at", "", "RFC 3339 time: send no earlier than this")
 	expiresIn := fs.String("expires-in", "", "Go duration: give up if not sent by then")
 	campaign := fs.String("campaign", "", "the campaign this message belongs to")
+	account := fs.String("account", "", "the account to send from (required when several are configured)")
 	asJSON := fs.Bool("json", false, "print a JSON object")
 	pos, err := a.parse(fs, args)
 	if err != nil {
@@ -106,7 +107,7 @@ func (a *app) send(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	m.ID, m.Campaign, m.CreatedAt = *id, *campaign, time.Now()
+	m.ID, m.Account, m.Campaign, m.CreatedAt = *id, *account, *campaign, time.Now()
 	if *at != "" {
 		t, err := time.Parse(time.RFC3339, *at)
 		if err != nil {
@@ -127,6 +128,11 @@ func (a *app) send(ctx context.Context, args []string) error {
 	// Validate before connecting: bad input never reaches Redis.
 	if err := m.Validate(); err != nil {
 		return fieldError(err)
+	}
+	if a.env.Accounts != nil {
+		if _, err := pickAccount(a.env.Accounts, m.Account); err != nil {
+			return err
+		}
 	}
 	return a.withProducer(ctx, func(p *producer.Producer) error {
 		r, err := p.Send(ctx, m)
@@ -149,7 +155,7 @@ func (a *app) withProducer(ctx context.Context, fn func(*producer.Producer) erro
 		return err
 	}
 	defer rdb.Close()
-	p, err := producer.New(producer.Config{Redis: rdb})
+	p, err := producer.New(producer.Config{Redis: rdb, Accounts: a.env.Accounts})
 	if err != nil {
 		return err
 	}

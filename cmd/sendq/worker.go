@@ -27,8 +27,8 @@ import (
 // server and what they share.
 type workerSetup struct {
 	rdb      redis.UniversalClient
-	acc      accounts.Account // the account the worker sends for
-	api      worker.API
+	set      *accounts.Set         // the accounts the worker sends for
+	apis     map[string]worker.API // each account's client, by id
 	httpAddr string
 	// listener, when set, is used instead of listening on httpAddr.
 	listener net.Listener
@@ -41,13 +41,15 @@ func (a *app) worker(ctx context.Context, args []string) error {
 	} else if len(pos) > 0 {
 		return usagef("worker takes no arguments")
 	}
-	acc, err := a.account("worker")
+	set, err := a.accountSet("worker")
 	if err != nil {
 		return err
 	}
-	api, err := apiClient(acc)
-	if err != nil {
-		return err
+	apis := map[string]worker.API{}
+	for _, acc := range set.All() {
+		if apis[acc.ID], err = apiClient(acc); err != nil {
+			return err
+		}
 	}
 	rdb, err := a.redis(ctx, 4*a.env.Concurrency+32)
 	if err != nil {
@@ -57,7 +59,7 @@ func (a *app) worker(ctx context.Context, args []string) error {
 	if err := a.checkRedis(ctx, rdb); err != nil {
 		return err
 	}
-	return a.runWorker(ctx, workerSetup{rdb: rdb, acc: acc, api: api, httpAddr: a.env.HTTPAddr}, nil)
+	return a.runWorker(ctx, workerSetup{rdb: rdb, set: set, apis: apis, httpAddr: a.env.HTTPAddr}, nil)
 }
 
 // checkRedis refuses a Redis too old for asynq, and warns about settings
@@ -148,15 +150,16 @@ func (a *app) newWorker(s workerSetup) (*prometheus.Registry, *worker.Worker, er
 	if err != nil {
 		return nil, nil, err
 	}
-	reg.MustRegister(worker.NewCollector(s.rdb, a.log))
+	reg.MustRegister(worker.NewCollector(s.rdb, a.log, s.set.IDs()))
+	var accts []worker.Account
+	for _, acc := range s.set.All() {
+		accts = append(accts, worker.Account{ID: acc.ID, API: s.apis[acc.ID], Budget: acc.Budget,
+			Limits: acc.Rates, RecipientLimits: acc.Paces})
+	}
 	w, err := worker.New(worker.Config{
 		Redis:           s.rdb,
-		API:             s.api,
-		Account:         s.acc.ID,
-		Budget:          s.acc.Budget,
+		Accounts:        accts,
 		Concurrency:     a.env.Concurrency,
-		Limits:          s.acc.Rates,
-		RecipientLimits: s.acc.Paces,
 		MaxAttempts:     a.env.MaxAttempts,
 		WaitReplicas:    a.env.WaitReplicas,
 		ShutdownTimeout: a.env.ShutdownAfter,
@@ -195,7 +198,7 @@ func (a *app) serveHTTP(s workerSetup, w *worker.Worker, reg *prometheus.Registr
 	hs.mon = mon
 	hs.srv = &http.Server{
 		Handler: worker.NewHTTPHandler(worker.HTTPConfig{
-			Redis: s.rdb, Worker: w, WebhookToken: s.acc.WebhookToken, AdminToken: a.env.AdminToken,
+			Redis: s.rdb, Worker: w, WebhookTokens: webhookTokens(s.set), AdminToken: a.env.AdminToken,
 			Gatherer: reg, Monitoring: mon,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -203,6 +206,15 @@ func (a *app) serveHTTP(s workerSetup, w *worker.Worker, reg *prometheus.Registr
 	go func() { hs.done <- hs.srv.Serve(ln) }()
 	a.log.Info("http server listening", "addr", hs.addr)
 	return hs, nil
+}
+
+// webhookTokens are the accounts' webhook tokens, by id.
+func webhookTokens(set *accounts.Set) map[string]string {
+	tokens := map[string]string{}
+	for _, acc := range set.All() {
+		tokens[acc.ID] = acc.WebhookToken
+	}
+	return tokens
 }
 
 // shutdown stops the server, giving requests under way 5 s.
@@ -257,6 +269,7 @@ func (a *app) messages(ctx context.Context, args []string) error {
 	page := fs.Int("page", 1, "page, from 1")
 	limit := fs.Int("limit", 20, "page size")
 	asJSON := fs.Bool("json", false, "print JSON")
+	account := fs.String("account", "", "the account whose contact it is (required when several are configured)")
 	pos, err := a.parse(fs, args)
 	if err != nil {
 		return err
@@ -267,7 +280,7 @@ func (a *app) messages(ctx context.Context, args []string) error {
 	if *page < 1 || *limit < 1 {
 		return usagef("--page and --limit: want whole numbers of at least 1")
 	}
-	acc, err := a.account("messages")
+	acc, err := a.account("messages", *account)
 	if err != nil {
 		return err
 	}
@@ -306,7 +319,11 @@ func (a *app) dashboard(ctx context.Context, args []string) error {
 	}
 	defer rdb.Close()
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(worker.NewCollector(rdb, a.log))
+	var ids []string
+	if a.env.Accounts != nil {
+		ids = a.env.Accounts.IDs()
+	}
+	reg.MustRegister(worker.NewCollector(rdb, a.log, ids))
 	mon := worker.NewMonitoring(urlConn{a.env.RedisURL}, a.env.ReadOnlyUI)
 	defer mon.Close()
 	srv := &http.Server{

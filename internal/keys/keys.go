@@ -1,7 +1,8 @@
 // Package keys names every Redis key that sendq itself writes (asynq names its
-// own). All of them share the hash tag {sendq}, so that one Lua script may touch
-// several of them atomically on Redis Cluster as well: sendq's records live on
-// one cluster slot, while asynq's queues spread over the others.
+// own). An account's keys live in its Space, under the account's own hash tag,
+// so that one Lua script may touch several of them atomically on Redis Cluster
+// while the accounts spread over its masters. The few global keys carry the
+// hash tag {sendq}.
 package keys
 
 import (
@@ -13,43 +14,44 @@ import (
 const Prefix = "{sendq}:"
 
 // Outcome is the hash that records one message's outcome.
-func Outcome(messageID string) string { return Prefix + "m:" + messageID }
+func (s Space) Outcome(messageID string) string { return s.prefix + "m:" + messageID }
 
 // Upstream maps an upstream (Whautomate) message id to ours.
-func Upstream(upstreamID string) string { return Prefix + "u:" + upstreamID }
+func (s Space) Upstream(upstreamID string) string { return s.prefix + "u:" + upstreamID }
 
 // Events is the capped stream of outcome transitions.
-func Events() string { return Prefix + "events" }
+func (s Space) Events() string { return s.prefix + "events" }
 
 // Campaign is the hash with a campaign's state and counts.
-func Campaign(id string) string { return Prefix + "c:" + id }
+func (s Space) Campaign(id string) string { return s.prefix + "c:" + id }
 
 // CampaignHeld is the sorted set of a paused campaign's messages that a worker
 // has set aside, scored by enqueue order, so that resume can release them.
-func CampaignHeld(id string) string { return Prefix + "c:" + id + ":held" }
+func (s Space) CampaignHeld(id string) string { return s.prefix + "c:" + id + ":held" }
 
 // CampaignInflight is the sorted set of a campaign's messages whose send is under
 // way, scored by lease expiry; cancel waits for it to empty.
-func CampaignInflight(id string) string { return Prefix + "c:" + id + ":inflight" }
+func (s Space) CampaignInflight(id string) string { return s.prefix + "c:" + id + ":inflight" }
 
 // CampaignRate counts a campaign's sends in one second (unix seconds).
-func CampaignRate(id string, unixSecond int64) string {
-	return Prefix + "c:" + id + ":r:" + strconv.FormatInt(unixSecond, 10)
+func (s Space) CampaignRate(id string, unixSecond int64) string {
+	return s.prefix + "c:" + id + ":r:" + strconv.FormatInt(unixSecond, 10)
 }
 
 // CampaignLock is held while a producer enqueues a campaign.
-func CampaignLock(id string) string { return Prefix + "c:" + id + ":lock" }
+func (s Space) CampaignLock(id string) string { return s.prefix + "c:" + id + ":lock" }
 
-// Campaigns is the set of known campaign ids.
+// Campaigns is the global hash of campaign ids, each to its account: written
+// once at a campaign's start, read by status and control, off the send path.
 func Campaigns() string { return Prefix + "campaigns" }
 
 // Session is the hash with a contact's last inbound time and closed marker, for
 // one channel. who is a recipient key such as "c:<contact id>" or "p:<digits>".
-func Session(channel, who string) string { return Prefix + "s:" + channel + ":" + who }
+func (s Space) Session(channel, who string) string { return s.prefix + "s:" + channel + ":" + who }
 
 // Waiting is the sorted set of messages waiting for that contact's window,
 // scored by enqueue order.
-func Waiting(channel, who string) string { return Prefix + "w:" + channel + ":" + who }
+func (s Space) Waiting(channel, who string) string { return s.prefix + "w:" + channel + ":" + who }
 
 // Queue names the asynq queue of a channel's lane: transactional messages, or
 // bulk (campaign) ones, which a worker takes only when the first is empty.
@@ -68,7 +70,7 @@ func Queue(channel string, bulk bool) string {
 const TaskMaxRetry = 30
 
 // Counts is the hash of how many messages are in each state.
-func Counts() string { return Prefix + "counts" }
+func (s Space) Counts() string { return s.prefix + "counts" }
 
 // ReplicaMark is written before a WAIT so that the WAIT covers every write
 // taken before it (see worker's replicated).

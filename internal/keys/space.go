@@ -24,3 +24,14 @@ func Account(id string) Space {
 
 // Prefix starts every key of the space; it ends with the hash tag and ":".
 func (s Space) Prefix() string { return s.prefix }
+
+// TaskID is the asynq task id of account's message id. The queues are
+// shared by every account, and asynq's task ids are unique per queue, while
+// a message id is its account's own: the id carries the account, except
+// the default account's, which keeps the ids of the single-account versions.
+func TaskID(account, messageID string) string {
+	if account == DefaultAccount || account == "" {
+		return messageID
+	}
+	return account + "/" + messageID
+}

@@ -40,12 +40,12 @@ func BenchmarkClaimFinish(b *testing.B) {
 					Template: &tasks.Template{Name: "order_update", Language: "en", Params: []string{"Ada", "#1042"}}}
 			}
 			if campaign != "" {
-				require.NoError(b, s.OpenCampaign(ctx, campaign, now))
+				require.NoError(b, s.OpenCampaign(ctx, "", campaign, now))
 				_, err := s.CreateCampaign(ctx, campaign, msgs, Queued, now)
 				require.NoError(b, err)
 			} else {
 				for _, m := range msgs {
-					_, _, err := s.Create(ctx, m, Queued, now)
+					_, _, err := s.Create(ctx, m, Schedule{}, now)
 					require.NoError(b, err)
 				}
 			}

@@ -33,10 +33,11 @@ var ErrCampaignBusy = errors.New("campaign is being started by another process")
 
 // Campaign is a campaign's report.
 type Campaign struct {
-	ID     string
-	State  CampaignState
-	Total  int
-	Counts map[State]int
+	ID      string
+	Account string
+	State   CampaignState
+	Total   int
+	Counts  map[State]int
 	// Rate is the campaign's recent send rate (messages per second over the
 	// last 10 s) and ETA the time the rest would take at that rate.
 	Rate   float64
@@ -47,10 +48,23 @@ type Campaign struct {
 	CreatedAt time.Time
 }
 
-// OpenCampaign creates the campaign, or finds it again, for a start. A
-// cancelled campaign cannot be started again.
-func (s *Store) OpenCampaign(ctx context.Context, id string, now time.Time) error {
-	key := keys.Campaign(id)
+// ErrCampaignAccount is returned when starting a campaign whose id another
+// account's campaign has.
+var ErrCampaignAccount = errors.New("campaign id is taken by another account")
+
+// OpenCampaign creates account's campaign, or finds it again, for a start.
+// A cancelled campaign cannot be started again. Campaign ids are unique
+// across accounts: the global index maps each to its account, so that
+// status and control need only the id.
+func (s *Store) OpenCampaign(ctx context.Context, account, id string, now time.Time) error {
+	owner, err := s.indexCampaign(ctx, account, id)
+	if err != nil {
+		return err
+	}
+	if owner != account {
+		return fmt.Errorf("campaign %q: %w (%s)", id, ErrCampaignAccount, owner)
+	}
+	key := keys.Account(account).Campaign(id)
 	st, err := s.rdb.HGet(ctx, key, "st").Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return fmt.Errorf("outcome: campaign %s: %w", id, err)
@@ -62,7 +76,6 @@ func (s *Store) OpenCampaign(ctx context.Context, id string, now time.Time) erro
 		p.HSetNX(ctx, key, "st", string(CampaignRunning))
 		p.HSetNX(ctx, key, "ca", ms(now))
 		p.HSet(ctx, key, "fin", 0)
-		p.SAdd(ctx, keys.Campaigns(), id)
 		return nil
 	})
 	if err != nil {
@@ -71,16 +84,40 @@ func (s *Store) OpenCampaign(ctx context.Context, id string, now time.Time) erro
 	return nil
 }
 
+// indexCampaign maps id to account in the global index unless it is there
+// already, and returns the account it maps to.
+func (s *Store) indexCampaign(ctx context.Context, account, id string) (string, error) {
+	p := s.rdb.TxPipeline()
+	p.HSetNX(ctx, keys.Campaigns(), id, account)
+	owner := p.HGet(ctx, keys.Campaigns(), id)
+	if _, err := p.Exec(ctx); err != nil {
+		return "", fmt.Errorf("outcome: campaign %s: %w", id, err)
+	}
+	return owner.Val(), nil
+}
+
+// CampaignAccount returns the account of the campaign id, or ErrNotFound.
+func (s *Store) CampaignAccount(ctx context.Context, id string) (string, error) {
+	account, err := s.rdb.HGet(ctx, keys.Campaigns(), id).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", fmt.Errorf("campaign %q: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("outcome: campaign %s: %w", id, err)
+	}
+	return account, nil
+}
+
 // CampaignEnqueued marks the end of a start: every row is enqueued.
-func (s *Store) CampaignEnqueued(ctx context.Context, id string) error {
-	return s.rdb.HSet(ctx, keys.Campaign(id), "fin", 1).Err()
+func (s *Store) CampaignEnqueued(ctx context.Context, account, id string) error {
+	return s.rdb.HSet(ctx, keys.Account(account).Campaign(id), "fin", 1).Err()
 }
 
 // LockCampaign takes the lock that keeps two producers from starting the
 // same campaign at once, for ttl; refresh it with the same token before it
 // ends. It returns ErrCampaignBusy when another holds it.
-func (s *Store) LockCampaign(ctx context.Context, id, token string, ttl time.Duration) error {
-	ok, err := lockScript.Run(ctx, s.rdb, []string{keys.CampaignLock(id)}, token, ttl.Milliseconds()).Bool()
+func (s *Store) LockCampaign(ctx context.Context, account, id, token string, ttl time.Duration) error {
+	ok, err := lockScript.Run(ctx, s.rdb, []string{keys.Account(account).CampaignLock(id)}, token, ttl.Milliseconds()).Bool()
 	if err != nil {
 		return fmt.Errorf("outcome: lock campaign %s: %w", id, err)
 	}
@@ -91,8 +128,8 @@ func (s *Store) LockCampaign(ctx context.Context, id, token string, ttl time.Dur
 }
 
 // UnlockCampaign gives the lock back (only if token still holds it).
-func (s *Store) UnlockCampaign(ctx context.Context, id, token string) error {
-	return unlockScript.Run(ctx, s.rdb, []string{keys.CampaignLock(id)}, token).Err()
+func (s *Store) UnlockCampaign(ctx context.Context, account, id, token string) error {
+	return unlockScript.Run(ctx, s.rdb, []string{keys.Account(account).CampaignLock(id)}, token).Err()
 }
 
 var lockScript = redis.NewScript(`
@@ -111,8 +148,8 @@ return 1
 // auto_paused; to running from paused or auto_paused (clearing the reason and
 // the failure window). It returns the state before; a cancelled campaign
 // stays cancelled.
-func (s *Store) SetCampaignState(ctx context.Context, id string, to CampaignState) (CampaignState, error) {
-	res, err := campaignStateScript.Run(ctx, s.rdb, []string{keys.Campaign(id)}, string(to)).Text()
+func (s *Store) SetCampaignState(ctx context.Context, account, id string, to CampaignState) (CampaignState, error) {
+	res, err := campaignStateScript.Run(ctx, s.rdb, []string{keys.Account(account).Campaign(id)}, string(to)).Text()
 	if errors.Is(err, redis.Nil) || (err == nil && res == "") {
 		return "", fmt.Errorf("campaign %q: %w", id, ErrNotFound)
 	}
@@ -138,14 +175,14 @@ return st
 // CancelCampaign cancels a campaign: from now on no message of it is
 // claimed, every unfinished one counts and reads as cancelled (the records
 // follow as workers take the tasks up). It returns the state before.
-func (s *Store) CancelCampaign(ctx context.Context, id string) (CampaignState, error) {
+func (s *Store) CancelCampaign(ctx context.Context, account, id string) (CampaignState, error) {
 	var unfinished []any
 	for _, st := range States {
 		if !st.Terminal() {
 			unfinished = append(unfinished, string(st))
 		}
 	}
-	res, err := cancelScript.Run(ctx, s.rdb, []string{keys.Campaign(id), keys.Counts()}, unfinished...).Text()
+	res, err := cancelScript.Run(ctx, s.rdb, []string{keys.Account(account).Campaign(id), keys.Account(account).Counts()}, unfinished...).Text()
 	if err != nil {
 		return "", fmt.Errorf("outcome: cancel campaign %s: %w", id, err)
 	}
@@ -175,8 +212,8 @@ return st
 `)
 
 // CampaignStateOf returns a campaign's stored state ("" when unknown).
-func (s *Store) CampaignStateOf(ctx context.Context, id string) (CampaignState, error) {
-	st, err := s.rdb.HGet(ctx, keys.Campaign(id), "st").Result()
+func (s *Store) CampaignStateOf(ctx context.Context, account, id string) (CampaignState, error) {
+	st, err := s.rdb.HGet(ctx, keys.Account(account).Campaign(id), "st").Result()
 	if errors.Is(err, redis.Nil) {
 		return "", nil
 	}
@@ -188,20 +225,20 @@ func (s *Store) CampaignStateOf(ctx context.Context, id string) (CampaignState, 
 
 // InflightCampaign counts a campaign's sends under way at now (leases not
 // yet ended): cancel waits for it to reach zero.
-func (s *Store) InflightCampaign(ctx context.Context, id string, now time.Time) (int64, error) {
-	return s.rdb.ZCount(ctx, keys.CampaignInflight(id), strconv.FormatInt(ms(now)+1, 10), "+inf").Result()
+func (s *Store) InflightCampaign(ctx context.Context, account, id string, now time.Time) (int64, error) {
+	return s.rdb.ZCount(ctx, keys.Account(account).CampaignInflight(id), strconv.FormatInt(ms(now)+1, 10), "+inf").Result()
 }
 
 // GetCampaign reads a campaign's report at now.
-func (s *Store) GetCampaign(ctx context.Context, id string, now time.Time) (*Campaign, error) {
-	h, err := s.rdb.HGetAll(ctx, keys.Campaign(id)).Result()
+func (s *Store) GetCampaign(ctx context.Context, account, id string, now time.Time) (*Campaign, error) {
+	h, err := s.rdb.HGetAll(ctx, keys.Account(account).Campaign(id)).Result()
 	if err != nil {
 		return nil, fmt.Errorf("outcome: campaign %s: %w", id, err)
 	}
 	if len(h) == 0 {
 		return nil, fmt.Errorf("campaign %q: %w", id, ErrNotFound)
 	}
-	c := &Campaign{ID: id, State: CampaignState(h["st"]), Counts: map[State]int{}, Reason: h["rs"],
+	c := &Campaign{ID: id, Account: account, State: CampaignState(h["st"]), Counts: map[State]int{}, Reason: h["rs"],
 		Enqueued: h["fin"] == "1", CreatedAt: msTime(h["ca"])}
 	c.Total, _ = strconv.Atoi(h["tot"])
 	finished := 0
@@ -220,7 +257,7 @@ func (s *Store) GetCampaign(ctx context.Context, id string, now time.Time) (*Cam
 	sec := now.Unix()
 	var rk []string
 	for i := int64(1); i <= 10; i++ {
-		rk = append(rk, keys.CampaignRate(id, sec-i))
+		rk = append(rk, keys.Account(account).CampaignRate(id, sec-i))
 	}
 	vals, err := s.rdb.MGet(ctx, rk...).Result()
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -11,12 +12,13 @@ import (
 	"github.com/sendq/sendq/internal/keys"
 )
 
-// Event is one transition on the event stream: every change of a message's
-// state adds one, capped at Config.EventsMax.
+// Event is one transition on an account's event stream: every change of a
+// message's state adds one, capped at Config.EventsMax.
 type Event struct {
-	// ID is the event's id on the stream: unique, ordered, and the same when
-	// an event is read again.
+	// ID is the event's id on its account's stream: unique there, ordered,
+	// and the same when an event is read again.
 	ID        string
+	Account   string
 	MessageID string
 	// State is the message's state from this transition on. An event that
 	// the cap removed after it was read reads with neither State nor
@@ -32,33 +34,49 @@ const (
 	evAt      = "t"
 )
 
-// EventGroup reads the event stream as one consumer of a consumer group:
-// each event goes to one consumer of the group, and stays pending for it
-// until it acknowledges the event (or another consumer claims it).
+// EventGroup reads the event streams of some accounts as one consumer of a
+// consumer group: each event goes to one consumer of the group, and stays
+// pending for it until it acknowledges the event (or another consumer
+// claims it).
+//
+// Each account's stream lives in its key space. On one Redis server (or
+// Sentinel) one command reads every stream; Redis Cluster refuses a command
+// over keys of several slots, so there the streams are read one by one,
+// without blocking, and an idle Next waits in the process instead.
 type EventGroup struct {
 	rdb      redis.UniversalClient
 	group    string
 	consumer string
+	accounts []string
+	streams  []string // accounts' event streams, in the same order
+	cluster  bool
 }
 
-// EventGroup returns the reader of the event stream for consumer, in group.
-// Call Join before reading.
-func (s *Store) EventGroup(group, consumer string) *EventGroup {
-	return &EventGroup{rdb: s.rdb, group: group, consumer: consumer}
+// EventGroup returns the reader of accounts' event streams for consumer, in
+// group. Call Join before reading.
+func (s *Store) EventGroup(group, consumer string, accounts []string) *EventGroup {
+	g := &EventGroup{rdb: s.rdb, group: group, consumer: consumer, accounts: accounts}
+	for _, a := range accounts {
+		g.streams = append(g.streams, keys.Account(a).Events())
+	}
+	_, g.cluster = s.rdb.(*redis.ClusterClient)
+	return g
 }
 
-// Join creates the group, which then starts from the stream's first event,
-// unless it exists already.
+// Join creates the group on every stream, which then starts from the
+// stream's first event, unless it exists already.
 func (g *EventGroup) Join(ctx context.Context) error {
-	err := g.rdb.XGroupCreateMkStream(ctx, keys.Events(), g.group, "0").Err()
-	if err != nil && !redis.HasErrorPrefix(err, "BUSYGROUP") {
-		return fmt.Errorf("outcome: join event group %s: %w", g.group, err)
+	for _, stream := range g.streams {
+		err := g.rdb.XGroupCreateMkStream(ctx, stream, g.group, "0").Err()
+		if err != nil && !redis.HasErrorPrefix(err, "BUSYGROUP") {
+			return fmt.Errorf("outcome: join event group %s: %w", g.group, err)
+		}
 	}
 	return nil
 }
 
 // Pending returns up to count of the events this consumer was given and has
-// not acknowledged, oldest first, without waiting.
+// not acknowledged, oldest first within an account, without waiting.
 func (g *EventGroup) Pending(ctx context.Context, count int) ([]Event, error) {
 	return g.read(ctx, "0", -1, count)
 }
@@ -73,8 +91,32 @@ func (g *EventGroup) Next(ctx context.Context, block time.Duration, count int) (
 }
 
 func (g *EventGroup) read(ctx context.Context, from string, block time.Duration, count int) ([]Event, error) {
+	if !g.cluster || len(g.streams) == 1 {
+		return g.readStreams(ctx, g.streams, g.accounts, from, block, count)
+	}
+	for i := range g.streams {
+		evs, err := g.readStreams(ctx, g.streams[i:i+1], g.accounts[i:i+1], from, -1, count)
+		if len(evs) > 0 || err != nil {
+			return evs, err
+		}
+	}
+	if block > 0 {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(block):
+		}
+	}
+	return nil, nil
+}
+
+func (g *EventGroup) readStreams(ctx context.Context, streams, accounts []string, from string, block time.Duration, count int) ([]Event, error) {
+	args := append([]string{}, streams...)
+	for range streams {
+		args = append(args, from)
+	}
 	res, err := g.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: g.group, Consumer: g.consumer,
-		Streams: []string{keys.Events(), from}, Count: int64(count), Block: block}).Result()
+		Streams: args, Count: int64(count), Block: block}).Result()
 	if errors.Is(err, redis.Nil) {
 		return nil, nil
 	}
@@ -83,7 +125,7 @@ func (g *EventGroup) read(ctx context.Context, from string, block time.Duration,
 	}
 	var out []Event
 	for _, s := range res {
-		out = append(out, events(s.Messages)...)
+		out = append(out, events(accounts[slices.Index(streams, s.Stream)], s.Messages)...)
 	}
 	return out, nil
 }
@@ -92,29 +134,35 @@ func (g *EventGroup) read(ctx context.Context, from string, block time.Duration,
 // were given and left unacknowledged for at least minIdle (they died), and
 // returns them.
 func (g *EventGroup) Claim(ctx context.Context, minIdle time.Duration, count int) ([]Event, error) {
-	msgs, _, err := g.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: keys.Events(), Group: g.group,
-		Consumer: g.consumer, MinIdle: minIdle, Start: "0-0", Count: int64(count)}).Result()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("outcome: claim events: %w", err)
+	var out []Event
+	for i, stream := range g.streams {
+		msgs, _, err := g.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: stream, Group: g.group,
+			Consumer: g.consumer, MinIdle: minIdle, Start: "0-0", Count: int64(count)}).Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return nil, fmt.Errorf("outcome: claim events: %w", err)
+		}
+		if out = append(out, events(g.accounts[i], msgs)...); len(out) >= count {
+			break
+		}
 	}
-	return events(msgs), nil
+	return out, nil
 }
 
-// Ack acknowledges the event id: no consumer of the group is given it again.
-func (g *EventGroup) Ack(ctx context.Context, id string) error {
-	if err := g.rdb.XAck(ctx, keys.Events(), g.group, id).Err(); err != nil {
-		return fmt.Errorf("outcome: ack event %s: %w", id, err)
+// Ack acknowledges ev: no consumer of the group is given it again.
+func (g *EventGroup) Ack(ctx context.Context, ev Event) error {
+	if err := g.rdb.XAck(ctx, keys.Account(ev.Account).Events(), g.group, ev.ID).Err(); err != nil {
+		return fmt.Errorf("outcome: ack event %s: %w", ev.ID, err)
 	}
 	return nil
 }
 
-func events(msgs []redis.XMessage) []Event {
+func events(account string, msgs []redis.XMessage) []Event {
 	out := make([]Event, 0, len(msgs))
 	for _, m := range msgs {
 		id, _ := m.Values[evMessage].(string)
 		st, _ := m.Values[evState].(string)
 		at, _ := m.Values[evAt].(string)
-		out = append(out, Event{ID: m.ID, MessageID: id, State: State(st), At: msTime(at)})
+		out = append(out, Event{ID: m.ID, Account: account, MessageID: id, State: State(st), At: msTime(at)})
 	}
 	return out
 }

@@ -20,11 +20,11 @@ func TestEventGroup(t *testing.T) {
 
 	t.Run("ReadsEachTransitionTypedUntilAcknowledged", func(t *testing.T) {
 		s, b := setup(t)
-		g := s.EventGroup("callbacks", "a")
+		g := s.EventGroup("callbacks", "a", []string{""})
 		require.NoError(t, g.Join(ctx))
 		require.NoError(t, g.Join(ctx), "joining again finds the group")
 		// Creating a record is no transition; finishing one is.
-		_, _, err := s.Create(ctx, msg("m1", ""), Queued, b.now)
+		_, _, err := s.Create(ctx, msg("m1", ""), Schedule{}, b.now)
 		require.NoError(t, err)
 		_, err = s.Finish(ctx, msg("m2", ""), "", Result{State: Expired}, b.now)
 		require.NoError(t, err)
@@ -45,7 +45,7 @@ func TestEventGroup(t *testing.T) {
 		pending, err := g.Pending(ctx, 10)
 		require.NoError(t, err)
 		require.Equal(t, evs, pending, "given but not acknowledged")
-		require.NoError(t, g.Ack(ctx, evs[0].ID))
+		require.NoError(t, g.Ack(ctx, evs[0]))
 		pending, err = g.Pending(ctx, 10)
 		require.NoError(t, err)
 		require.Equal(t, evs[1:], pending)
@@ -53,7 +53,7 @@ func TestEventGroup(t *testing.T) {
 
 	t.Run("AnotherConsumerClaimsWhatOneLeft", func(t *testing.T) {
 		s, b := setup(t)
-		a, c := s.EventGroup("callbacks", "a"), s.EventGroup("callbacks", "c")
+		a, c := s.EventGroup("callbacks", "a", []string{""}), s.EventGroup("callbacks", "c", []string{""})
 		require.NoError(t, a.Join(ctx))
 		_, err := s.Finish(ctx, msg("m1", ""), "", Result{State: Sent}, b.now)
 		require.NoError(t, err)
@@ -74,7 +74,7 @@ func TestEventGroup(t *testing.T) {
 
 	t.Run("ReadingWithoutAGroupIsAnError", func(t *testing.T) {
 		s, _ := setup(t)
-		_, err := s.EventGroup("none", "a").Next(ctx, 0, 10)
+		_, err := s.EventGroup("none", "a", []string{""}).Next(ctx, 0, 10)
 		require.ErrorContains(t, err, "outcome: read events")
 	})
 }

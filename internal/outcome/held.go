@@ -12,16 +12,19 @@ import (
 // queues.
 type HeldSet struct {
 	s        *Store
+	key      string
 	campaign string
 }
 
-// Held returns the set of the campaign's held messages.
-func (s *Store) Held(campaign string) HeldSet { return HeldSet{s: s, campaign: campaign} }
+// Held returns the set of account's campaign's held messages.
+func (s *Store) Held(account, campaign string) HeldSet {
+	return HeldSet{s: s, key: keys.Account(account).CampaignHeld(campaign), campaign: campaign}
+}
 
 // Members lists the held messages, as Claim named them, in the order they
 // were enqueued.
 func (h HeldSet) Members(ctx context.Context) ([]string, error) {
-	m, err := h.s.rdb.ZRange(ctx, keys.CampaignHeld(h.campaign), 0, -1).Result()
+	m, err := h.s.rdb.ZRange(ctx, h.key, 0, -1).Result()
 	if err != nil {
 		return nil, fmt.Errorf("outcome: held messages of %s: %w", h.campaign, err)
 	}
@@ -30,7 +33,7 @@ func (h HeldSet) Members(ctx context.Context) ([]string, error) {
 
 // Remove takes member out of the set: it no longer waits for a resume.
 func (h HeldSet) Remove(ctx context.Context, member string) error {
-	if err := h.s.rdb.ZRem(ctx, keys.CampaignHeld(h.campaign), member).Err(); err != nil {
+	if err := h.s.rdb.ZRem(ctx, h.key, member).Err(); err != nil {
 		return fmt.Errorf("outcome: held messages of %s: %w", h.campaign, err)
 	}
 	return nil

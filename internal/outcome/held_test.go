@@ -13,8 +13,8 @@ import (
 func TestHeld(t *testing.T) {
 	ctx := context.Background()
 	s, b := setup(t)
-	require.NoError(t, s.OpenCampaign(ctx, "camp", b.now))
-	_, err := s.SetCampaignState(ctx, "camp", CampaignPausedSt)
+	require.NoError(t, s.OpenCampaign(ctx, "", "camp", b.now))
+	_, err := s.SetCampaignState(ctx, "", "camp", CampaignPausedSt)
 	require.NoError(t, err)
 	// Claimed out of order: the set keeps the enqueue order.
 	for _, tc := range []struct {
@@ -28,7 +28,7 @@ func TestHeld(t *testing.T) {
 		require.Equal(t, CampaignPaused, c.Status)
 	}
 
-	held := s.Held("camp")
+	held := s.Held("", "camp")
 	members, err := held.Members(ctx)
 	require.NoError(t, err)
 	q := keys.Queue("whatsapp", true)
@@ -38,7 +38,7 @@ func TestHeld(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{keys.Member(q, "m1"), keys.Member(q, "m3")}, members)
 
-	members, err = s.Held("other").Members(ctx)
+	members, err = s.Held("", "other").Members(ctx)
 	require.NoError(t, err)
 	require.Empty(t, members)
 }

@@ -56,6 +56,7 @@ end
 local function move(new, extra)
   local old = eff(redis.call('HGET', okey, 'st'))
   redis.call('HSET', okey, 'st', new, 'ua', now)
+  if old == 'scheduled' and new ~= old then redis.call('HDEL', okey, 'nb', 'rs') end
   count(old, new, extra)
   return old
 end

@@ -58,6 +58,7 @@ var ErrNotFound = errors.New("not found")
 // Record is one message's outcome: the object of `sendq status --json`.
 type Record struct {
 	ID         string
+	Account    string
 	Channel    string
 	Kind       string
 	State      State
@@ -65,6 +66,10 @@ type Record struct {
 	UpstreamID string
 	Error      string
 	Campaign   string
+	// NotBefore and Reason say, for a scheduled message, when it goes and
+	// why ("at", "budget", "quiet_hours", "messaging_limit").
+	NotBefore time.Time
+	Reason    string
 	// Delivery is the last delivery status the upstream reported for a sent
 	// message ("delivered", "read"), from Whautomate's outgoing-message webhook.
 	Delivery  string
@@ -75,6 +80,7 @@ type Record struct {
 
 type recordJSON struct {
 	ID         string `json:"id"`
+	Account    string `json:"account,omitempty"`
 	Channel    string `json:"channel,omitempty"`
 	Kind       string `json:"kind,omitempty"`
 	State      State  `json:"state"`
@@ -82,6 +88,8 @@ type recordJSON struct {
 	UpstreamID string `json:"upstream_id,omitempty"`
 	Error      string `json:"error,omitempty"`
 	Campaign   string `json:"campaign,omitempty"`
+	Reason     string `json:"reason,omitempty"`
+	NotBefore  string `json:"not_before,omitempty"`
 	Delivery   string `json:"delivery,omitempty"`
 	CreatedAt  string `json:"created_at,omitempty"`
 	UpdatedAt  string `json:"updated_at,omitempty"`
@@ -92,9 +100,10 @@ type recordJSON struct {
 // are omitted.
 func (r Record) MarshalJSON() ([]byte, error) {
 	return json.Marshal(recordJSON{
-		ID: r.ID, Channel: r.Channel, Kind: r.Kind, State: r.State, Attempts: r.Attempts,
+		ID: r.ID, Account: r.Account, Channel: r.Channel, Kind: r.Kind, State: r.State, Attempts: r.Attempts,
 		UpstreamID: r.UpstreamID, Error: r.Error, Campaign: r.Campaign, Delivery: r.Delivery,
 		CreatedAt: rfc3339(r.CreatedAt), UpdatedAt: rfc3339(r.UpdatedAt), SentAt: rfc3339(r.SentAt),
+		Reason: r.Reason, NotBefore: rfc3339(r.NotBefore),
 	})
 }
 
@@ -104,12 +113,12 @@ func (r *Record) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	*r = Record{ID: j.ID, Channel: j.Channel, Kind: j.Kind, State: j.State, Attempts: j.Attempts,
-		UpstreamID: j.UpstreamID, Error: j.Error, Campaign: j.Campaign, Delivery: j.Delivery}
+	*r = Record{ID: j.ID, Account: j.Account, Channel: j.Channel, Kind: j.Kind, State: j.State, Attempts: j.Attempts,
+		UpstreamID: j.UpstreamID, Error: j.Error, Campaign: j.Campaign, Delivery: j.Delivery, Reason: j.Reason}
 	for _, f := range []struct {
 		s string
 		t *time.Time
-	}{{j.CreatedAt, &r.CreatedAt}, {j.UpdatedAt, &r.UpdatedAt}, {j.SentAt, &r.SentAt}} {
+	}{{j.CreatedAt, &r.CreatedAt}, {j.UpdatedAt, &r.UpdatedAt}, {j.SentAt, &r.SentAt}, {j.NotBefore, &r.NotBefore}} {
 		if f.s == "" {
 			continue
 		}
@@ -139,11 +148,15 @@ const (
 	fError    = "e"
 	fCampaign = "cp"
 	fDelivery = "dl"
-	fCreated  = "ca"
-	fUpdated  = "ua"
-	fSent     = "sa"
-	fLease    = "lt" // token of the run that holds the send lease
-	fLeaseEnd = "le" // when that lease ends, unix ms
+	// A scheduled message's release and its reason; move() clears them when
+	// the message leaves the state.
+	fNotBefore = "nb"
+	fReason    = "rs"
+	fCreated   = "ca"
+	fUpdated   = "ua"
+	fSent      = "sa"
+	fLease     = "lt" // token of the run that holds the send lease
+	fLeaseEnd  = "le" // when that lease ends, unix ms
 )
 
 // fromHash builds a Record from HGETALL's answer.
@@ -157,6 +170,8 @@ func fromHash(id string, h map[string]string) *Record {
 		Error:      h[fError],
 		Campaign:   h[fCampaign],
 		Delivery:   h[fDelivery],
+		Reason:     h[fReason],
+		NotBefore:  msTime(h[fNotBefore]),
 		CreatedAt:  msTime(h[fCreated]),
 		UpdatedAt:  msTime(h[fUpdated]),
 		SentAt:     msTime(h[fSent]),

@@ -1,6 +1,7 @@
 package outcome
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -70,21 +71,24 @@ func New(rdb redis.UniversalClient, cfg Config) (*Store, error) {
 }
 
 // common builds the keys and arguments every script starts with.
+// Every key is in m's account's key space.
 func (s *Store) common(m *tasks.Message, now time.Time) ([]string, []any) {
-	okey := keys.Outcome(m.ID)
+	space := keys.Account(m.Account)
+	okey := space.Outcome(m.ID)
 	ckey, hasc := okey, "0"
 	if m.Campaign != "" {
-		ckey, hasc = keys.Campaign(m.Campaign), "1"
+		ckey, hasc = space.Campaign(m.Campaign), "1"
 	}
-	return []string{okey, ckey, keys.Events(), keys.Counts()},
+	return []string{okey, ckey, space.Events(), space.Counts()},
 		[]any{m.ID, ms(now), hasc, s.cfg.EventsMax}
 }
 
 func (s *Store) inflightKey(m *tasks.Message) string {
+	space := keys.Account(m.Account)
 	if m.Campaign == "" {
-		return keys.Outcome(m.ID)
+		return space.Outcome(m.ID)
 	}
-	return keys.CampaignInflight(m.Campaign)
+	return space.CampaignInflight(m.Campaign)
 }
 
 func recordFields(m *tasks.Message) []any {
@@ -97,12 +101,27 @@ func recordFields(m *tasks.Message) []any {
 
 func (s *Store) unfinishedTTL() int64 { return (s.cfg.MaxWait + s.cfg.Retention).Milliseconds() }
 
-// Create records m as accepted in state (queued or scheduled) unless a record
-// exists. It reports whether it created one, and the state on record.
-func (s *Store) Create(ctx context.Context, m *tasks.Message, state State, now time.Time) (created bool, current State, err error) {
+// Schedule is when a scheduled message goes, and why: Reason is one of
+// the reasons of README "Outcome states" ("at", "budget", …).
+type Schedule struct {
+	NotBefore time.Time
+	Reason    string
+}
+
+// Create records m as accepted unless a record exists: queued, or
+// scheduled when sched has a NotBefore. It reports whether it created one,
+// and the state on record.
+func (s *Store) Create(ctx context.Context, m *tasks.Message, sched Schedule, now time.Time) (created bool, current State, err error) {
 	k, a := s.common(m, now)
+	state := Queued
+	if !sched.NotBefore.IsZero() {
+		state = Scheduled
+	}
 	a = append(a, string(state), s.unfinishedTTL())
 	a = append(a, recordFields(m)...)
+	if state == Scheduled {
+		a = append(a, fNotBefore, ms(sched.NotBefore), fReason, sched.Reason)
+	}
 	res, err := createScript.Run(ctx, s.rdb, k, a...).Slice()
 	if err != nil {
 		return false, "", fmt.Errorf("outcome: create %s: %w", m.ID, err)
@@ -111,16 +130,22 @@ func (s *Store) Create(ctx context.Context, m *tasks.Message, state State, now t
 }
 
 // CreateCampaign records, in one call, the messages of campaign that have
-// no record yet, in state, and returns how many it created.
+// no record yet, in state, and returns how many it created. The messages
+// are of one account, the campaign's.
 func (s *Store) CreateCampaign(ctx context.Context, campaign string, msgs []*tasks.Message, state State, now time.Time) (int, error) {
 	if len(msgs) == 0 {
 		return 0, nil
 	}
-	k, a := s.common(&tasks.Message{ID: campaign, Campaign: campaign}, now)
-	k[0] = keys.Campaign(campaign) // no record of its own; KEYS[1] is unused
+	account := msgs[0].Account
+	space := keys.Account(account)
+	k, a := s.common(&tasks.Message{ID: campaign, Account: account, Campaign: campaign}, now)
+	k[0] = space.Campaign(campaign) // no record of its own; KEYS[1] is unused
 	a = append(a, string(state), s.unfinishedTTL(), campaign)
 	for _, m := range msgs {
-		k = append(k, keys.Outcome(m.ID))
+		if m.Account != account {
+			return 0, fmt.Errorf("outcome: create campaign records: messages of accounts %q and %q", account, m.Account)
+		}
+		k = append(k, space.Outcome(m.ID))
 		a = append(a, string(m.Channel), string(m.Kind))
 	}
 	n, err := createManyScript.Run(ctx, s.rdb, k, a...).Int()
@@ -130,10 +155,11 @@ func (s *Store) CreateCampaign(ctx context.Context, campaign string, msgs []*tas
 	return n, nil
 }
 
-// Get returns a message's record, as its campaign's state makes it (an
-// unfinished message of a cancelled campaign reads cancelled).
-func (s *Store) Get(ctx context.Context, id string) (*Record, error) {
-	h, err := s.rdb.HGetAll(ctx, keys.Outcome(id)).Result()
+// Get returns the record of account's message id, as its campaign's state
+// makes it (an unfinished message of a cancelled campaign reads cancelled).
+func (s *Store) Get(ctx context.Context, account, id string) (*Record, error) {
+	space := keys.Account(account)
+	h, err := s.rdb.HGetAll(ctx, space.Outcome(id)).Result()
 	if err != nil {
 		return nil, fmt.Errorf("outcome: get %s: %w", id, err)
 	}
@@ -141,8 +167,9 @@ func (s *Store) Get(ctx context.Context, id string) (*Record, error) {
 		return nil, fmt.Errorf("message %q: %w", id, ErrNotFound)
 	}
 	r := fromHash(id, h)
+	r.Account = cmp.Or(account, keys.DefaultAccount)
 	if r.Campaign != "" && !r.State.Terminal() {
-		st, err := s.rdb.HGet(ctx, keys.Campaign(r.Campaign), "st").Result()
+		st, err := s.rdb.HGet(ctx, space.Campaign(r.Campaign), "st").Result()
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return nil, fmt.Errorf("outcome: get %s: %w", id, err)
 		}
@@ -151,6 +178,27 @@ func (s *Store) Get(ctx context.Context, id string) (*Record, error) {
 		}
 	}
 	return r, nil
+}
+
+// Find returns the record of message id in the first of accounts that has
+// one: message ids are an account's own (the same id may stand in two
+// accounts), and a look-up by id alone asks every account it may reach,
+// in one round trip per Redis node.
+func (s *Store) Find(ctx context.Context, accounts []string, id string) (*Record, error) {
+	p := s.rdb.Pipeline()
+	found := make([]*redis.IntCmd, len(accounts))
+	for i, a := range accounts {
+		found[i] = p.Exists(ctx, keys.Account(a).Outcome(id))
+	}
+	if _, err := p.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("outcome: find %s: %w", id, err)
+	}
+	for i, f := range found {
+		if f.Val() == 1 {
+			return s.Get(ctx, accounts[i], id)
+		}
+	}
+	return nil, fmt.Errorf("message %q: %w", id, ErrNotFound)
 }
 
 // ClaimStatus is what a claim found.
@@ -206,9 +254,9 @@ func (s *Store) evalIn(ctx context.Context, p redis.Pipeliner, script *redis.Scr
 
 func (s *Store) claimArgs(m *tasks.Message, token string, lease time.Duration, now time.Time) ([]string, []any) {
 	k, a := s.common(m, now)
-	held := keys.Outcome(m.ID)
+	held := keys.Account(m.Account).Outcome(m.ID)
 	if m.Campaign != "" {
-		held = keys.CampaignHeld(m.Campaign)
+		held = keys.Account(m.Account).CampaignHeld(m.Campaign)
 	}
 	k = append(k, s.inflightKey(m), held)
 	a = append(a, token, lease.Milliseconds(), order(m), s.unfinishedTTL(), member(m))
@@ -231,9 +279,9 @@ func parseClaim(m *tasks.Message, cmd *redis.Cmd) (Claim, error) {
 // MarkAmbiguous notes that a send of the message may have gone out without
 // an answer: the next claim reports it Ambiguous, so that the next run
 // checks before sending again.
-func (s *Store) MarkAmbiguous(ctx context.Context, id string) error {
-	if err := s.rdb.HSet(ctx, keys.Outcome(id), "amb", 1).Err(); err != nil {
-		return fmt.Errorf("outcome: mark ambiguous %s: %w", id, err)
+func (s *Store) MarkAmbiguous(ctx context.Context, m *tasks.Message) error {
+	if err := s.rdb.HSet(ctx, keys.Account(m.Account).Outcome(m.ID), "amb", 1).Err(); err != nil {
+		return fmt.Errorf("outcome: mark ambiguous %s: %w", m.ID, err)
 	}
 	return nil
 }
@@ -264,12 +312,13 @@ func (s *Store) FinishIn(ctx context.Context, p redis.Pipeliner, m *tasks.Messag
 
 func (s *Store) finishArgs(m *tasks.Message, token string, r Result, now time.Time) ([]string, []any) {
 	k, a := s.common(m, now)
-	up, rate := keys.Outcome(m.ID), keys.Outcome(m.ID)
+	space := keys.Account(m.Account)
+	up, rate := space.Outcome(m.ID), space.Outcome(m.ID)
 	if r.UpstreamID != "" {
-		up = keys.Upstream(r.UpstreamID)
+		up = space.Upstream(r.UpstreamID)
 	}
 	if m.Campaign != "" {
-		rate = keys.CampaignRate(m.Campaign, now.Unix())
+		rate = space.CampaignRate(m.Campaign, now.Unix())
 	}
 	k = append(k, s.inflightKey(m), up, rate)
 	ap := s.cfg.AutoPause
@@ -319,7 +368,7 @@ func (s *Store) Retry(ctx context.Context, m *tasks.Message, token, reason strin
 func (s *Store) ParkForWindow(ctx context.Context, m *tasks.Message, token, reason string, calls int,
 	window time.Duration, now time.Time) (opened bool, err error) {
 	k, a := s.setAsideArgs(m, token, now)
-	sessions, waiting := session.Waits(m.Channel, m.To)
+	sessions, waiting := session.Waits(m)
 	for i := range sessions {
 		k = append(k, sessions[i], waiting[i])
 	}
@@ -346,7 +395,7 @@ func order(m *tasks.Message) float64 { return float64(m.CreatedAt.UnixMicro()) }
 // member names the message in the waiting and held sets, as their release
 // reads it (see keys.Member).
 func member(m *tasks.Message) string {
-	return keys.Member(keys.Queue(string(m.Channel), m.Campaign != ""), m.ID)
+	return keys.Member(keys.Queue(string(m.Channel), m.Campaign != ""), keys.TaskID(m.Account, m.ID))
 }
 
 // deliveryRank orders the delivery statuses so that a late "delivered" never
@@ -356,15 +405,17 @@ var deliveryRank = map[string]int{"sent": 1, "delivered": 2, "read": 3}
 // Delivery applies a delivery status the upstream reported for the message it
 // knows as upstreamID: "delivered" and "read" are noted on the record, and
 // "failed" (or "undelivered") turns a sent message failed with errMsg. It
-// returns the message id, or "" when no message has that upstream id.
-func (s *Store) Delivery(ctx context.Context, upstreamID, status, errMsg string, now time.Time) (string, error) {
-	id, err := s.rdb.Get(ctx, keys.Upstream(upstreamID)).Result()
+// returns the message id, or "" when no message of account has that
+// upstream id.
+func (s *Store) Delivery(ctx context.Context, account, upstreamID, status, errMsg string, now time.Time) (string, error) {
+	space := keys.Account(account)
+	id, err := s.rdb.Get(ctx, space.Upstream(upstreamID)).Result()
 	if errors.Is(err, redis.Nil) {
 		return "", nil
 	} else if err != nil {
 		return "", fmt.Errorf("outcome: delivery: %w", err)
 	}
-	rec, err := s.Get(ctx, id)
+	rec, err := s.Get(ctx, account, id)
 	if errors.Is(err, ErrNotFound) {
 		return "", nil
 	} else if err != nil {
@@ -375,12 +426,12 @@ func (s *Store) Delivery(ctx context.Context, upstreamID, status, errMsg string,
 		if errMsg == "" {
 			errMsg = "the upstream reported the message " + status
 		}
-		m := &tasks.Message{ID: id, Channel: tasks.Channel(rec.Channel), Kind: tasks.Kind(rec.Kind), Campaign: rec.Campaign}
+		m := &tasks.Message{ID: id, Account: account, Channel: tasks.Channel(rec.Channel), Kind: tasks.Kind(rec.Kind), Campaign: rec.Campaign}
 		_, err := s.Finish(ctx, m, "", Result{State: Failed, Error: errMsg}, now)
 		return id, err
 	}
 	if deliveryRank[status] > deliveryRank[rec.Delivery] {
-		if err := s.rdb.HSet(ctx, keys.Outcome(id), fDelivery, status).Err(); err != nil {
+		if err := s.rdb.HSet(ctx, space.Outcome(id), fDelivery, status).Err(); err != nil {
 			return "", fmt.Errorf("outcome: delivery: %w", err)
 		}
 	}

@@ -125,7 +125,7 @@ func (s *Store) lookupArgs(m *tasks.Message, now time.Time) ([]string, []any, bo
 	if len(who) == 0 {
 		return nil, nil, false
 	}
-	return []string{keys.Session(string(m.Channel), who[0])}, []any{s.Window(m.Channel).Milliseconds(), now.UnixMilli()}, true
+	return []string{keys.Account(m.Account).Session(string(m.Channel), who[0])}, []any{s.Window(m.Channel).Milliseconds(), now.UnixMilli()}, true
 }
 
 // status reads a script's answer, the window as WindowLua tells it.
@@ -143,11 +143,11 @@ func status(cmd *redis.Cmd, op string) (Status, error) {
 	return Unknown, nil
 }
 
-// RecordInbound records an inbound message from a contact (by contact id,
-// phone, or both) at at: it opens or refreshes the window.
-func (s *Store) RecordInbound(ctx context.Context, ch tasks.Channel, contactID, phone string, at time.Time) error {
+// RecordInbound records an inbound message from a contact of account (by
+// contact id, phone, or both) at at: it opens or refreshes the window.
+func (s *Store) RecordInbound(ctx context.Context, account string, ch tasks.Channel, contactID, phone string, at time.Time) error {
 	for _, w := range identities(contactID, phone) {
-		if _, err := s.inbound(ctx, ch, w, at, at); err != nil {
+		if _, err := s.inbound(ctx, keys.Account(account), ch, w, at, at); err != nil {
 			return err
 		}
 	}
@@ -162,19 +162,20 @@ func (s *Store) RecordProbed(ctx context.Context, m *tasks.Message, at, now time
 	if len(who) == 0 {
 		return Unknown, nil
 	}
-	return s.inbound(ctx, m.Channel, who[0], at, now)
+	return s.inbound(ctx, keys.Account(m.Account), m.Channel, who[0], at, now)
 }
 
-func (s *Store) inbound(ctx context.Context, ch tasks.Channel, who string, at, now time.Time) (Status, error) {
-	return status(inboundScript.Run(ctx, s.rdb, []string{keys.Session(string(ch), who)},
+func (s *Store) inbound(ctx context.Context, space keys.Space, ch tasks.Channel, who string, at, now time.Time) (Status, error) {
+	return status(inboundScript.Run(ctx, s.rdb, []string{space.Session(string(ch), who)},
 		at.UnixMilli(), s.cfg.Keep.Milliseconds(), s.Window(ch).Milliseconds(), now.UnixMilli()), "record inbound")
 }
 
 // RecordClosed records that the upstream refused a message to m's recipient
 // as outside the window: the window is known closed until the next inbound.
 func (s *Store) RecordClosed(ctx context.Context, m *tasks.Message, at time.Time) error {
+	space := keys.Account(m.Account)
 	for _, w := range Who(m.To) {
-		err := closedScript.Run(ctx, s.rdb, []string{keys.Session(string(m.Channel), w)},
+		err := closedScript.Run(ctx, s.rdb, []string{space.Session(string(m.Channel), w)},
 			at.UnixMilli(), s.cfg.Keep.Milliseconds()).Err()
 		if err != nil {
 			return fmt.Errorf("session: record closed: %w", err)
@@ -194,12 +195,13 @@ func identities(contactID, phone string) []string {
 	return w
 }
 
-// Waits returns where a message to r waits on ch: the session hash and the
-// waiting set of each identity.
-func Waits(ch tasks.Channel, r tasks.Recipient) (sessions, waiting []string) {
-	for _, w := range Who(r) {
-		sessions = append(sessions, keys.Session(string(ch), w))
-		waiting = append(waiting, keys.Waiting(string(ch), w))
+// Waits returns where m waits: the session hash and the waiting set of
+// each identity of its recipient, in its account's key space.
+func Waits(m *tasks.Message) (sessions, waiting []string) {
+	space := keys.Account(m.Account)
+	for _, w := range Who(m.To) {
+		sessions = append(sessions, space.Session(string(m.Channel), w))
+		waiting = append(waiting, space.Waiting(string(m.Channel), w))
 	}
 	return sessions, waiting
 }

@@ -58,7 +58,7 @@ func TestWindowRule(t *testing.T) {
 			s, rdb := setup(t)
 			for f, v := range map[string]int64{fieldInbound: tc.inbound, fieldClosed: tc.closed} {
 				if v != 0 {
-					require.NoError(t, rdb.HSet(ctx, keys.Session("whatsapp", "c:c1"), f, v).Err())
+					require.NoError(t, rdb.HSet(ctx, keys.Account("").Session("whatsapp", "c:c1"), f, v).Err())
 				}
 			}
 			require.Equal(t, tc.want, lookup(t, s, m, now))
@@ -75,7 +75,7 @@ func TestStore(t *testing.T) {
 
 	t.Run("InboundByPhoneOpensTheWindowOfThatChannelOnly", func(t *testing.T) {
 		s, _ := setup(t)
-		require.NoError(t, s.RecordInbound(ctx, tasks.WhatsApp, "c1", "6598765432", now.Add(-time.Hour)))
+		require.NoError(t, s.RecordInbound(ctx, "", tasks.WhatsApp, "c1", "6598765432", now.Add(-time.Hour)))
 		for _, to := range []tasks.Recipient{{ContactID: "c1"}, {Phone: "6598765432"}} {
 			require.Equal(t, Open, lookup(t, s, text(to), now))
 		}
@@ -87,11 +87,11 @@ func TestStore(t *testing.T) {
 	t.Run("RefusalClosesUntilTheContactWritesAgain", func(t *testing.T) {
 		s, _ := setup(t)
 		m := text(tasks.Recipient{Phone: "6598765432"})
-		require.NoError(t, s.RecordInbound(ctx, tasks.WhatsApp, "", "6598765432", now.Add(-time.Hour)))
+		require.NoError(t, s.RecordInbound(ctx, "", tasks.WhatsApp, "", "6598765432", now.Add(-time.Hour)))
 		require.NoError(t, s.RecordClosed(ctx, m, now))
 		require.Equal(t, Closed, lookup(t, s, m, now))
 		// An inbound stamped earlier than the refusal (clocks differ) still reopens.
-		require.NoError(t, s.RecordInbound(ctx, tasks.WhatsApp, "", "6598765432", now.Add(-time.Minute)))
+		require.NoError(t, s.RecordInbound(ctx, "", tasks.WhatsApp, "", "6598765432", now.Add(-time.Minute)))
 		require.Equal(t, Open, lookup(t, s, m, now))
 	})
 
@@ -116,7 +116,7 @@ func TestStore(t *testing.T) {
 		// EVALSHA answers NOSCRIPT, and the look-up goes again with the script.
 		s, rdb := setup(t)
 		m := text(tasks.Recipient{ContactID: "c1"})
-		require.NoError(t, s.RecordInbound(ctx, tasks.WhatsApp, "c1", "", now.Add(-time.Hour)))
+		require.NoError(t, s.RecordInbound(ctx, "", tasks.WhatsApp, "c1", "", now.Add(-time.Hour)))
 		require.NoError(t, rdb.ScriptFlush(ctx).Err())
 		p := rdb.Pipeline()
 		looked := s.LookupIn(ctx, p, m, now)

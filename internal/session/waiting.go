@@ -20,12 +20,13 @@ type WaitingSet struct {
 	keys []string
 }
 
-// Waiting returns the set of messages waiting for the contact, named by
-// contact id, phone digits, or both, on ch.
-func (s *Store) Waiting(ch tasks.Channel, contactID, phone string) WaitingSet {
+// Waiting returns the set of messages waiting for the contact of account,
+// named by contact id, phone digits, or both, on ch.
+func (s *Store) Waiting(account string, ch tasks.Channel, contactID, phone string) WaitingSet {
 	set := WaitingSet{rdb: s.rdb}
+	space := keys.Account(account)
 	for _, w := range identities(contactID, phone) {
-		set.keys = append(set.keys, keys.Waiting(string(ch), w))
+		set.keys = append(set.keys, space.Waiting(string(ch), w))
 	}
 	return set
 }
