@@ -30,14 +30,7 @@ func (l *Limiter) Cooldown(ctx context.Context, t Target, d time.Duration) error
 		return nil
 	}
 	d = min(d, maxSpan)
-	ks := l.space(t.Scope)
-	key := ks.scopeCooldown()
-	switch {
-	case t.Recipient != "":
-		key = ks.key("rc:", t.Key, t.Recipient)
-	case t.Key != "":
-		key = ks.key("c:", t.Key, "")
-	}
+	key := l.cooldownKey(t)
 	sent := l.now()
 	l.redisCalls.Add(1)
 	// The answer (what is left of the cool-down) may exceed d.
@@ -49,6 +42,58 @@ func (l *Limiter) Cooldown(ctx context.Context, t Target, d time.Duration) error
 		l.learnCooldown(t, sent, micros(us))
 	}
 	return nil
+}
+
+// Hold holds t, as Cooldown does, for d — and beyond: once d has passed,
+// one request of t at a time is let through, its Reservation marked Probe,
+// while the others keep waiting (for up to Config.ProbeLease each), until
+// the caller lifts the hold with Unhold. Used when the upstream refuses an
+// account's key (401/403): the account waits while one probe at a time,
+// every d, checks whether the key works again. Holding a held t again (the
+// probe was refused too) puts the next probe d from now.
+func (l *Limiter) Hold(ctx context.Context, t Target, d time.Duration) error {
+	if err := t.validate("hold"); err != nil {
+		return err
+	}
+	d = min(max(d, 0), maxSpan)
+	sent := l.now()
+	l.redisCalls.Add(1)
+	if err := holdScript.Run(ctx, l.rdb, []string{l.cooldownKey(t)}, ceilMicros(d)).Err(); err != nil {
+		return fmt.Errorf("ratelimit: hold %s: %w", t.name(), err)
+	}
+	if t.Recipient == "" {
+		l.learnCooldown(t, sent, d)
+	}
+	return nil
+}
+
+// Unhold lifts the hold of t (a cool-down stays): the probe passed. It
+// reports whether there was a hold to lift.
+func (l *Limiter) Unhold(ctx context.Context, t Target) (bool, error) {
+	if err := t.validate("unhold"); err != nil {
+		return false, err
+	}
+	l.redisCalls.Add(1)
+	n, err := unholdScript.Run(ctx, l.rdb, []string{l.cooldownKey(t)}).Int()
+	if err != nil {
+		return false, fmt.Errorf("ratelimit: unhold %s: %w", t.name(), err)
+	}
+	if t.Recipient == "" {
+		l.front(t).forgetCooldown()
+	}
+	return n == 1, nil
+}
+
+// cooldownKey is the cool-down key of the narrowest level t names.
+func (l *Limiter) cooldownKey(t Target) string {
+	ks := l.space(t.Scope)
+	switch {
+	case t.Recipient != "":
+		return ks.key("rc:", t.Key, t.Recipient)
+	case t.Key != "":
+		return ks.key("c:", t.Key, "")
+	}
+	return ks.scopeCooldown()
 }
 
 // CooldownLeft reports the longest cool-down that holds t's requests: its

@@ -167,6 +167,13 @@ func (f *front) learnCooldown(sent time.Time, d time.Duration) {
 	f.cooldown(sent, d)
 }
 
+// forgetCooldown drops the cool-down known: a hold was lifted.
+func (f *front) forgetCooldown() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.coolUntil = time.Time{}
+}
+
 // cooldown is learnCooldown with f.mu held.
 func (f *front) cooldown(sent time.Time, d time.Duration) {
 	if d <= 0 {

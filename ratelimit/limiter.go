@@ -51,6 +51,11 @@ type Config struct {
 	// MaxWait is the longest wait Reserve commits to; longer waits are
 	// reported, not reserved. Defaults to DefaultMaxWait (500 ms).
 	MaxWait time.Duration
+	// ProbeLease is how long the probe of a hold (see Hold) keeps every
+	// other request of the held level waiting, unless its caller reports
+	// the answer first: the longest a probe's request may take. Defaults
+	// to 15 s.
+	ProbeLease time.Duration
 }
 
 // Limiter applies rate limits and cool-downs shared by every process that
@@ -60,8 +65,9 @@ type Limiter struct {
 	prefix  string
 	tagHead string // prefix up to its hash tag's "}", where a scope goes
 	tagTail string // the rest of prefix
-	now     func() time.Time
-	maxWait time.Duration
+	now        func() time.Time
+	maxWait    time.Duration
+	probeLease time.Duration
 
 	mu     sync.Mutex
 	fronts map[Target]*front // by scope and key, recipients apart
@@ -85,6 +91,12 @@ func New(rdb redis.UniversalClient, cfg Config) (*Limiter, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.ProbeLease == 0 {
+		cfg.ProbeLease = 15 * time.Second
+	}
+	if cfg.ProbeLease < 0 || cfg.ProbeLease > maxSpan {
+		return nil, fmt.Errorf("ratelimit: ProbeLease %v is outside 0..%v", cfg.ProbeLease, maxSpan)
+	}
 	switch {
 	case cfg.MaxWait == 0:
 		cfg.MaxWait = DefaultMaxWait
@@ -98,8 +110,9 @@ func New(rdb redis.UniversalClient, cfg Config) (*Limiter, error) {
 		prefix:  cfg.Prefix,
 		tagHead: head,
 		tagTail: tail,
-		now:     cfg.Now,
-		maxWait: cfg.MaxWait,
+		now:        cfg.Now,
+		maxWait:    cfg.MaxWait,
+		probeLease: cfg.ProbeLease,
 		fronts:  map[Target]*front{},
 	}, nil
 }
@@ -151,6 +164,11 @@ type Reservation struct {
 	// ReasonRate, ReasonRecipientRate, ReasonAccountCooldown,
 	// ReasonCooldown or ReasonRecipientCooldown.
 	Reason string
+	// Probe: the slot is the probe of a hold (see Limiter.Hold) whose time
+	// has come. Every other request of the held level waits until the
+	// caller reports the probe's answer — Unhold when it shows the cause
+	// gone, Hold again when not — or until Config.ProbeLease passes.
+	Probe bool
 
 	// at is when Delay ends on the local clock (see At).
 	at time.Time

@@ -31,7 +31,11 @@ import "github.com/redis/go-redis/v9"
 //   - an admission key ("q:…") holds the time the lane's next request may
 //     start, and expires then.
 //   - a cool-down key ("ac", "c:…", "rc:…") holds the time the cool-down ends
-//     and expires then.
+//     and expires then; or, for a hold (Limiter.Hold), the negated time the
+//     hold ends, and it stays beyond that time until Unhold: once that time
+//     has come, each request granted is a probe that moves it on by the
+//     probe lease, so that one probe at a time checks whether the hold may
+//     be lifted.
 //   - a penalty key ("pn:…") counts a recipient's penalties and expires an
 //     hour after the last.
 //
@@ -47,17 +51,37 @@ local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 
 local function int(n) return string.format('%d', n) end
 
--- left is the time that remains of the cool-down at key (0 if none).
+-- A cool-down key holds the time it ends; a hold (Limiter.Hold) the
+-- negated time, and it outlives that time: once it has passed, the next
+-- request granted is the hold's probe, and the hold moves on past it.
+local HOLD_TTL = 3600000 -- ms a hold is kept without a probe
+
+-- left is the time that remains of the cool-down at key (0 if none), or of
+-- the hold, up to HOLD_RECHECK (0 once its time has come).
+local HOLD_RECHECK = 2000000 -- µs: the longest wait a hold reports
+
 local function left(key)
   local v = tonumber(redis.call('GET', key))
+  if v and v < 0 then
+    -- Held: come back within HOLD_RECHECK, so that a lifted hold lets the
+    -- waiting requests go within that.
+    if -v > now then return math.min(-v - now, HOLD_RECHECK) end
+    return 0
+  end
   if v and v > now then return v - now end
   return 0
 end
 
--- extend makes the cool-down at key last at least d from now.
+-- extend makes the cool-down at key last at least d from now; a hold
+-- stays a hold.
 local function extend(key, d)
   local want = now + d
   local v = tonumber(redis.call('GET', key))
+  if v and v < 0 then
+    if -v >= want then return -v - now end
+    redis.call('SET', key, int(-want), 'PX', HOLD_TTL)
+    return d
+  end
   if v and v >= want then return v - now end
   redis.call('SET', key, int(want), 'PX', int(math.ceil(d / 1000)))
   return d
@@ -93,8 +117,10 @@ var reasons = [...]string{
 // ARGV: 1 the longest wait to commit to (µs), then four a level: its
 // interval (µs, 0: no limit), its tolerance τ (µs), and the reason codes of
 // its schedule and of its cool-down.
-// Returns {ok, wait µs, reason code, now µs, then a level's hold µs for each
-// level}: a hold is what the level alone imposes (its cool-down, or without
+// A last ARGV is the probe lease (µs): how long a probe of a hold keeps
+// every other request of the hold's level waiting.
+// Returns {ok, wait µs, reason code, now µs, 1 if the slot is a hold's probe,
+// then a level's hold µs for each level}: a hold is what the level alone imposes (its cool-down, or without
 // one the wait its schedule asks), which the local front may remember.
 //
 // GCRA with reservation: a level lets an event go at the earliest time
@@ -105,10 +131,11 @@ var reasons = [...]string{
 // push that level's schedule (see the package doc).
 var reserveScript = redis.NewScript(luaClock + `
 local maxwait, n = tonumber(ARGV[1]), #KEYS / 2
+local probe = tonumber(ARGV[#ARGV])
 local function arg(k, j) return tonumber(ARGV[4 * k - 2 + j]) end
-local hold = {}
+local hold, probing = {}, 0
 local function answer(ok, wait, reason)
-  return {ok, wait, reason, now, unpack(hold, 1, n)}
+  return {ok, wait, reason, now, probing, unpack(hold, 1, n)}
 end
 
 -- Cool-downs first: the longest, the broadest on a tie; nothing is taken.
@@ -142,8 +169,31 @@ for k = 1, n do
     local t = math.max(tat[k], at) + iv
     redis.call('SET', KEYS[2 * k - 1], int(t), 'PX', int(math.ceil((t - now) / 1000)))
   end
+  -- A hold whose time has come: this request is its probe, and no other
+  -- goes until the probe's lease ends (or Unhold lifts the hold).
+  local v = tonumber(redis.call('GET', KEYS[2 * k]))
+  if v and v < 0 then
+    redis.call('SET', KEYS[2 * k], int(-(at + probe)), 'PX', HOLD_TTL)
+    probing = 1
+  end
 end
 return answer(1, at - now, reason)
+`)
+
+// holdScript holds KEYS[1] for ARGV[1] µs from now, then lets one probe at
+// a time through (see left): a refusal, fresh news, replaces a probe's
+// lease. Returns 1.
+var holdScript = redis.NewScript(luaClock + `
+redis.call('SET', KEYS[1], int(-(now + tonumber(ARGV[1]))), 'PX', HOLD_TTL)
+return 1
+`)
+
+// unholdScript lifts the hold at KEYS[1], if it is one (a cool-down stays).
+// Returns 1 if it lifted one.
+var unholdScript = redis.NewScript(`
+local v = tonumber(redis.call('GET', KEYS[1]))
+if v and v < 0 then redis.call('DEL', KEYS[1]) return 1 end
+return 0
 `)
 
 // cooldownScript extends the cool-down at KEYS[1] to ARGV[1] µs from now.

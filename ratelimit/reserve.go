@@ -63,6 +63,7 @@ func (l *Limiter) prepare(r Request) (*reserveCall, Reservation, error) {
 		level(ks.key("rt:", r.Key, r.Recipient), ks.key("rc:", r.Key, r.Recipient), r.RecipientLimit,
 			codeRecipientRate, codeRecipientCooldown)
 	}
+	c.args = append(c.args, l.probeLease.Microseconds())
 	l.redisCalls.Add(1)
 	return c, Reservation{}, nil
 }
@@ -121,7 +122,7 @@ func (c *reserveCall) done(cmd *redis.Cmd) (Reservation, error) {
 	if err != nil {
 		return Reservation{}, fmt.Errorf("ratelimit: reserve %s: %w", c.r.Target(), err)
 	}
-	if len(v) != 4+len(c.keys)/2 || v[2] < 0 || v[2] >= int64(len(reasons)) {
+	if len(v) != 5+len(c.keys)/2 || v[2] < 0 || v[2] >= int64(len(reasons)) {
 		return Reservation{}, fmt.Errorf("ratelimit: reserve %s: unexpected answer %v", c.r.Target(), v)
 	}
 	recv := c.l.now()
@@ -129,11 +130,12 @@ func (c *reserveCall) done(cmd *redis.Cmd) (Reservation, error) {
 		OK:       v[0] == 1,
 		Delay:    micros(v[1]),
 		Reason:   reasons[v[2]],
+		Probe:    v[4] == 1,
 		redisNow: v[3],
 	}
 	res.at = decidedAt(c.sent, recv, v[3]).Add(res.Delay)
 	if !c.priority {
-		holds := v[4:] // the levels', broadest first
+		holds := v[5:] // the levels', broadest first
 		if c.scope != nil {
 			c.scope.learn(c.r.Budget, c.sent, recv, res, micros(holds[0]), c.l.maxWait)
 			holds = holds[1:]

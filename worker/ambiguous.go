@@ -36,6 +36,9 @@ func (j *job) alreadySent(ctx context.Context) error {
 	pctx, cancel := context.WithTimeout(ctx, w.cfg.SendTimeout)
 	defer cancel()
 	page, err := j.a.api.Messages(pctx, m.To.ContactID, 1, 50)
+	if perr := j.lookupAnswered(ctx, err); perr != nil {
+		return perr
+	}
 	if err != nil {
 		w.m.ambiguous("resent")
 		j.logger().Warn("could not check whether an earlier attempt sent this message; sending again", "error", logErr(err))

@@ -53,6 +53,7 @@ type job struct {
 	start  time.Time
 	result string // what the run came to, for metrics
 	inGate bool   // the run holds a place in its channel's gate
+	probe  bool   // a slot the run took is the probe of a hold (see settleProbe)
 
 	// What the claim brought back, for the stages after it.
 	claimed outcome.Claim

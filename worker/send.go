@@ -26,6 +26,9 @@ func (j *job) send(ctx context.Context) error {
 	cancel()
 	c := answer{res: res, err: err, class: whautomate.Classify(err), at: callStart}
 	w.m.observeCall(j.a.id, m.Channel, c.class, w.now().Sub(callStart))
+	if err := j.settleProbe(ctx, c.class); err != nil {
+		return err
+	}
 	j.result = c.class.String()
 	act, ok := actions[c.class]
 	if !ok {
@@ -137,20 +140,62 @@ func (j *job) recipientRateLimited(ctx context.Context, a answer) error {
 
 // hold stops sends for Hold after the upstream refused the account's key or
 // location (the whole account: messages wait, none fail), or blocked the
-// account on this channel (that channel of the account).
+// account on this channel (that channel of the account); then one probe at
+// a time, every Hold, checks whether it is fixed (see settleProbe).
 func (j *job) hold(ctx context.Context, a answer) error {
 	w, m := j.w, j.m
 	t, what := j.account(), "account"
 	if a.class == whautomate.AccountBlocked {
 		t, what = j.channel(), "channel"
 	}
-	if err := w.slots.Cooldown(ctx, t, w.cfg.Hold); err != nil {
+	if err := w.slots.Hold(ctx, t, w.cfg.Hold); err != nil {
 		return j.release(ctx, err)
 	}
 	w.m.held(j.a.id, m.Channel, a.class)
 	j.attemptLog().Error("the upstream refused the account or key; holding the "+what+" (messages wait, none fail)",
 		"class", a.class.String(), "retry_in", w.cfg.Hold, "error", logErr(a.err))
 	return j.retryLater(ctx, w.cfg.Hold, a.class.String(), a.err)
+}
+
+// settleProbe reports the answer of a probe of a hold (a call made with a
+// slot the limiter marked Probe): an answer that shows the upstream took
+// the account's key and location lifts the hold at once, for every worker;
+// a refusal holds again, through hold (for a send) or here (for a look-up);
+// any other answer leaves the hold to let the next probe through when this
+// one's lease ends.
+func (j *job) settleProbe(ctx context.Context, class whautomate.Class) error {
+	if !j.probe {
+		return nil
+	}
+	j.probe = false
+	switch class {
+	case whautomate.Sent, whautomate.Permanent, whautomate.SessionClosed, whautomate.RecipientRateLimited:
+		for _, t := range []ratelimit.Target{j.account(), j.channel()} {
+			lifted, err := j.w.slots.Unhold(ctx, t)
+			if err != nil {
+				return j.release(ctx, err)
+			}
+			if lifted {
+				j.logger().Info("the upstream accepts the account again; hold lifted", "class", class.String())
+			}
+		}
+	}
+	return nil
+}
+
+// lookupAnswered settles a look-up's part in a hold: it may have been the
+// probe (see settleProbe), and a refused key holds the account as a refused
+// send does.
+func (j *job) lookupAnswered(ctx context.Context, err error) error {
+	class := whautomate.Classify(err)
+	if class == whautomate.Configuration {
+		j.probe = false
+		if herr := j.w.slots.Hold(ctx, j.account(), j.w.cfg.Hold); herr != nil {
+			return j.release(ctx, herr)
+		}
+		return j.retryLater(ctx, j.w.cfg.Hold, class.String(), err)
+	}
+	return j.settleProbe(ctx, class)
 }
 
 // account is the rate-limit target of the whole account.

@@ -15,7 +15,8 @@ import (
 // channel that is simply busy, or cooling down, is waited out in place —
 // everyone on it waits anyway, and rescheduling would empty the queue between
 // asynq's one-second retry ticks and leave slots unused; a wait longer than
-// MaxBlock, or a recipient's pace past the horizon, reschedules the message.
+// MaxBlock (accountBlock for an account with a budget), or a recipient's
+// pace past the horizon, reschedules the message.
 //
 // The run starts with the reservation made with the claim, if any.
 func (j *job) waitForSlot(ctx context.Context) error { return j.waitFor(ctx, j.slotRequest()) }
@@ -33,7 +34,7 @@ func (j *job) waitForLookup(ctx context.Context) error {
 // waitFor waits for a slot of req, in place or by rescheduling.
 func (j *job) waitFor(ctx context.Context, req ratelimit.Request) error {
 	started := j.w.now()
-	deadline := started.Add(j.w.cfg.MaxBlock)
+	deadline := started.Add(j.maxBlock())
 	j.campaignAt = started
 	// The place is left at the slot, as the send goes (run's own deferred
 	// leave covers the returns before the wait).
@@ -53,6 +54,23 @@ func (j *job) waitFor(ctx context.Context, req ratelimit.Request) error {
 			return err
 		}
 	}
+}
+
+// accountBlock is the longest a message of an account with a budget waits
+// in place. The queues are every account's, and a handler waiting for one
+// account's slot is one that another account's message cannot have: the
+// producer admits an account's messages at its budget, about a second
+// ahead (producer.Config.Lead), so a longer wait means the account is
+// cooling down, held or behind, and the message is rescheduled instead.
+const accountBlock = time.Second
+
+// maxBlock is the longest the run waits in place for its slot: MaxBlock,
+// or accountBlock for an account with a budget.
+func (j *job) maxBlock() time.Duration {
+	if j.a.budget.IsZero() {
+		return j.w.cfg.MaxBlock
+	}
+	return min(j.w.cfg.MaxBlock, accountBlock)
 }
 
 // reserve returns the run's next reservation: the one made with the claim,
@@ -113,7 +131,9 @@ func (j *job) waitForReach(ctx context.Context, r ratelimit.Reservation, req rat
 func (j *job) keepSlot(ctx context.Context, r ratelimit.Reservation, req ratelimit.Request) (kept bool, err error) {
 	w := j.w
 	slot := r.At()
-	if r.Delay >= 10*time.Millisecond {
+	// A probe's slot is the hold's own: the hold moved past it for the
+	// probe's sake, and reads as a cool-down to everyone, the probe too.
+	if r.Delay >= 10*time.Millisecond && !r.Probe {
 		if cooling, err := j.coolingBefore(ctx, slot, req); cooling || err != nil {
 			return false, err // given up; the next reservation reports the cool-down
 		}
@@ -130,10 +150,11 @@ func (j *job) keepSlot(ctx context.Context, r ratelimit.Reservation, req ratelim
 	// the sends of later slots, and with enough of them a one-second
 	// window at the receiver holds more than the limit. A slot missed by
 	// more than lateness allows is given up, and the run takes another.
-	if late, ok := j.lateness(req); ok && w.now().Sub(slot) > late {
+	if late, ok := j.lateness(req); ok && w.now().Sub(slot) > late && !r.Probe {
 		w.m.slotMissed(j.a.id, j.m.Channel)
 		return false, nil
 	}
+	j.probe = j.probe || r.Probe
 	return true, nil
 }
 

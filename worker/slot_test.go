@@ -62,9 +62,9 @@ func TestCoolDown(t *testing.T) {
 			7 * time.Second, "c2", deferred(7 * time.Second)},
 		{"TooManyRequestsWithoutRetryAfter", upstream(t, whautomatetest.Answer{Status: 429}),
 			time.Second, "c2", deferred(time.Second)},
-		{"HoldAfterForbidden", meta(403, `{"message":"Forbidden"}`), hold, "c2", deferred(hold)},
-		{"HoldAfterUnauthorized", upstream(t, whautomatetest.Answer{Status: 401}), hold, "c2", deferred(hold)},
-		{"HoldAfterAccountBlock", meta(400, `{"error":{"message":"Blocked","code":131031}}`), hold, "c2", deferred(hold)},
+		{"HoldAfterForbidden", meta(403, `{"message":"Forbidden"}`), hold, "c2", held},
+		{"HoldAfterUnauthorized", upstream(t, whautomatetest.Answer{Status: 401}), hold, "c2", held},
+		{"HoldAfterAccountBlock", meta(400, `{"error":{"message":"Blocked","code":131031}}`), hold, "c2", held},
 		{"PairRateHoldsThatRecipient", pairRate, time.Second, "c1", deferred(time.Second)},
 		{"PairRateSparesOthers", pairRate, time.Second, "c2", done},
 	} {
@@ -72,7 +72,7 @@ func TestCoolDown(t *testing.T) {
 			c := setup(t, func(c *Config) { c.Hold = hold })
 			c.api.fail(tc.answer)
 			requireVerdict(t, deferred(tc.cools), c.run(t, templateMsg("m1", "c1")))
-			c.requireNext(t, tc.to, tc.want)
+			c.requireNext(t, tc.to, tc.want, tc.cools)
 		})
 	}
 }
@@ -80,13 +80,18 @@ func TestCoolDown(t *testing.T) {
 // requireNext runs a second message, m2 to contact to, after a first message
 // that made one call, and requires the verdict want. Deferred, m2 must have
 // made no call nor used an attempt, and go once the clock reaches its delay.
-func (c *testChain) requireNext(t *testing.T, to string, want verdict) {
+func (c *testChain) requireNext(t *testing.T, to string, want verdict, hold ...time.Duration) {
 	t.Helper()
-	c.requireAfter(t, templateMsg("m2", to), want)
+	c.requireAfter(t, templateMsg("m2", to), want, hold...)
 }
 
-// requireAfter is requireNext for any second message m2.
-func (c *testChain) requireAfter(t *testing.T, m2 tasks.Message, want verdict) {
+// held is the verdict of a message that meets a hold: it comes back within
+// the hold's re-check, and goes (as the hold's probe) once the hold ends.
+var held = deferred(2 * time.Second)
+
+// requireAfter is requireNext for any second message m2. A held m2 is
+// checked again until the first message's hold (hold) ends.
+func (c *testChain) requireAfter(t *testing.T, m2 tasks.Message, want verdict, hold ...time.Duration) {
 	t.Helper()
 	task := c.enqueue(t, m2)
 	requireVerdict(t, want, c.handle(task))
@@ -98,7 +103,11 @@ func (c *testChain) requireAfter(t *testing.T, m2 tasks.Message, want verdict) {
 	r := c.record(t, "m2")
 	require.Equal(t, outcome.Queued, r.State)
 	require.Zero(t, r.Attempts)
-	c.clock.Advance(want.in)
+	wait := want.in
+	if want == held {
+		wait = hold[0]
+	}
+	c.clock.Advance(wait)
 	requireVerdict(t, done, c.handle(task))
 	require.Equal(t, 2, c.api.calls())
 }
@@ -127,8 +136,8 @@ func TestAccount(t *testing.T) {
 			upstream(t, whautomatetest.Answer{Status: 429, RetryAfter: "7"}), 7 * time.Second, deferred(7 * time.Second)},
 		{"MetaThroughputCoolsTheChannelOnly", ratelimit.Limit{},
 			meta(400, `{"error":{"message":"Rate limit hit","code":130429}}`), time.Second, done},
-		{"ForbiddenHoldsTheAccount", ratelimit.Limit{}, meta(403, `{"message":"Forbidden"}`), hold, deferred(hold)},
-		{"InvalidLocationHoldsTheAccount", ratelimit.Limit{}, meta(404, `{"error":"Invalid locationId"}`), hold, deferred(hold)},
+		{"ForbiddenHoldsTheAccount", ratelimit.Limit{}, meta(403, `{"message":"Forbidden"}`), hold, held},
+		{"InvalidLocationHoldsTheAccount", ratelimit.Limit{}, meta(404, `{"error":"Invalid locationId"}`), hold, held},
 		{"AccountBlockHoldsTheChannelOnly", ratelimit.Limit{},
 			meta(400, `{"error":{"message":"Blocked","code":131031}}`), hold, done},
 	} {
@@ -140,9 +149,33 @@ func TestAccount(t *testing.T) {
 				first = deferred(tc.cools)
 			}
 			requireVerdict(t, first, c.run(t, templateMsg("m1", "c1")))
-			c.requireAfter(t, telegram, tc.want)
+			c.requireAfter(t, telegram, tc.want, hold)
 		})
 	}
+}
+
+// TestHoldProbe: after a refused key, the account waits; once the hold
+// ends, one message at a time goes as its probe. A refused probe holds the
+// account again; one the upstream takes lifts the hold for every message.
+func TestHoldProbe(t *testing.T) {
+	const hold = 5 * time.Second
+	forbidden := upstream(t, whautomatetest.Answer{Status: 403, Body: `{"message":"Forbidden"}`})
+	c := setup(t, func(c *Config) { c.Hold = hold })
+	c.api.fail(forbidden)
+	requireVerdict(t, deferred(hold), c.run(t, templateMsg("m1", "c1")))
+	m2, m3 := c.enqueue(t, templateMsg("m2", "c2")), c.enqueue(t, templateMsg("m3", "c3"))
+	requireVerdict(t, held, c.handle(m2))
+
+	c.clock.Advance(hold)
+	c.api.fail(forbidden) // the key is still refused: the probe holds again
+	requireVerdict(t, deferred(hold), c.handle(m2))
+	require.Equal(t, 2, c.api.calls(), "one probe")
+	requireVerdict(t, held, c.handle(m3))
+
+	c.clock.Advance(hold) // the key works again: the next probe lifts the hold
+	requireVerdict(t, done, c.handle(m3))
+	requireVerdict(t, done, c.handle(m2)) // lifted: the others go at once
+	require.Equal(t, 4, c.api.calls())
 }
 
 // TestALookUpTakesABudgetSlot: the window probe is a request of the account

@@ -43,6 +43,8 @@ type slots interface {
 	Reserve(ctx context.Context, r ratelimit.Request) (ratelimit.Reservation, error)
 	CooldownLeft(ctx context.Context, t ratelimit.Target) (time.Duration, string, error)
 	Cooldown(ctx context.Context, t ratelimit.Target, d time.Duration) error
+	Hold(ctx context.Context, t ratelimit.Target, d time.Duration) error
+	Unhold(ctx context.Context, t ratelimit.Target) (bool, error)
 	PenalizeRecipient(ctx context.Context, t ratelimit.Target) (time.Duration, error)
 }
 

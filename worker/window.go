@@ -24,7 +24,9 @@ func (j *job) checkWindow(ctx context.Context, now time.Time) error {
 		if err := j.waitForLookup(ctx); err != nil {
 			return err
 		}
-		st = j.probeWindow(ctx, now)
+		if st, err = j.probeWindow(ctx, now); err != nil {
+			return err
+		}
 	}
 	if st != session.Closed {
 		return nil
@@ -37,28 +39,32 @@ func (j *job) checkWindow(ctx context.Context, now time.Time) error {
 
 // probeWindow asks the contact's latest messages for the last inbound one and
 // records what it finds. On any error the window stays unknown (the send is
-// tried and its answer decides).
-func (j *job) probeWindow(ctx context.Context, now time.Time) session.Status {
+// tried and its answer decides), except a refused key, which holds the
+// account and ends the run (err).
+func (j *job) probeWindow(ctx context.Context, now time.Time) (session.Status, error) {
 	w, m := j.w, j.m
 	pctx, cancel := context.WithTimeout(ctx, w.cfg.SendTimeout)
 	defer cancel()
 	page, err := j.a.api.Messages(pctx, m.To.ContactID, 1, 25)
+	if perr := j.lookupAnswered(ctx, err); perr != nil {
+		return session.Unknown, perr
+	}
 	if err != nil {
 		j.logger().Debug("window probe failed", "error", logErr(err))
-		return session.Unknown
+		return session.Unknown, nil
 	}
 	if in, ok := page.LatestIncoming(m.Channel); ok {
 		st, err := w.windows.RecordProbed(ctx, m, in.Timestamp, now)
 		if err != nil {
-			return session.Unknown
+			return session.Unknown, nil
 		}
-		return st
+		return st, nil
 	}
 	if len(page.Messages) == 0 {
-		return session.Unknown // a contact with no history: let the send decide
+		return session.Unknown, nil // a contact with no history: let the send decide
 	}
 	_ = w.windows.RecordClosed(ctx, m, now)
-	return session.Closed
+	return session.Closed, nil
 }
 
 // errWindowOpen is park's answer when the window opened meanwhile: nothing

@@ -117,8 +117,10 @@ type Config struct {
 	MaxBlock time.Duration
 	// SendTimeout bounds one API call. Defaults to 15 s.
 	SendTimeout time.Duration
-	// Hold is how long a channel stops after a configuration error (401/403)
-	// or an account block, before one message tries again. Defaults to 10 s.
+	// Hold is how long an account (or a channel of it) stops after a
+	// configuration error (401/403, an unknown location) or an account
+	// block; then one probe at a time, every Hold, checks whether it is
+	// fixed, and the account resumes as soon as one passes. Defaults to 5 s.
 	Hold time.Duration
 	// Recheck is the longest a message waiting for a session window goes
 	// without being looked at again (in case no webhook comes). Defaults to 1 h.
@@ -189,7 +191,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	def(&cfg.Horizon, 500*time.Millisecond)
 	def(&cfg.MaxBlock, 10*time.Second)
 	def(&cfg.SendTimeout, 15*time.Second)
-	def(&cfg.Hold, 10*time.Second)
+	def(&cfg.Hold, 5*time.Second)
 	def(&cfg.Recheck, time.Hour)
 	def(&cfg.PollInterval, 10*time.Millisecond)
 	def(&cfg.ShutdownTimeout, 10*time.Second)
@@ -223,7 +225,7 @@ func New(cfg Config) (*Worker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
 	}
-	limiter, err := ratelimit.New(cfg.Redis, ratelimit.Config{MaxWait: cfg.Horizon, Now: cfg.Now})
+	limiter, err := ratelimit.New(cfg.Redis, ratelimit.Config{MaxWait: cfg.Horizon, Now: cfg.Now, ProbeLease: cfg.SendTimeout + time.Second})
 	if err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
 	}

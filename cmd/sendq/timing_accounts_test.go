@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/sendq/sendq/accounts"
+	"github.com/sendq/sendq/producer"
+	"github.com/sendq/sendq/ratelimit"
+	"github.com/sendq/sendq/tasks"
+	"github.com/sendq/sendq/whautomate/whautomatetest"
+)
+
+// useAccounts makes the fleet's producer admit messages at the budgets of
+// set, as sendq send does with the deployment's accounts.
+func (f *fleet) useAccounts(set *accounts.Set) {
+	f.t.Helper()
+	p, err := producer.New(producer.Config{Redis: f.rdb, Accounts: set})
+	require.NoError(f.t, err)
+	f.producer = p
+}
+
+// accountsFile writes an accounts file for the fleet's workers: each
+// account's key in the variable KEY_<ID>, and its budget.
+func (f *fleet) accountsFile(budgets map[string]int) {
+	f.t.Helper()
+	var b strings.Builder
+	b.WriteString("accounts:\n")
+	ids := make([]string, 0, len(budgets))
+	for id := range budgets {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		v := "KEY_" + strings.ToUpper(strings.ReplaceAll(id, "-", "_"))
+		fmt.Fprintf(&b, "  - id: %s\n    api_key_env: %s\n    base_url: %s\n    rate_limit: %d/m\n", id, v, f.sandbox.URL(), budgets[id])
+		f.env = append(f.env, v+"=key-"+id)
+	}
+	path := filepath.Join(f.t.TempDir(), "accounts.yaml")
+	require.NoError(f.t, os.WriteFile(path, []byte(b.String()), 0o600))
+	f.env = append(f.env, "SENDQ_ACCOUNTS_FILE="+path)
+}
+
+// envInt reads a test's size from the environment.
+func envInt(t *testing.T, name string, def int) int {
+	t.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	require.NoError(t, err, name)
+	return n
+}
+
+// template is a template message to contact on ch, of account.
+func template(account, id string, ch tasks.Channel) tasks.Message {
+	m := tasks.Message{ID: id, Account: account, Channel: ch, Kind: tasks.KindTemplate, To: tasks.Recipient{ContactID: id}}
+	switch ch {
+	case tasks.WhatsApp:
+		m.Template = &tasks.Template{Name: "t", Language: "en"}
+	case tasks.Telegram:
+		m.Template = &tasks.Template{Text: "hello"}
+	default:
+		m.Template = &tasks.Template{Elements: []tasks.Element{{Title: "hello"}}}
+	}
+	return m
+}
+
+// percentile is the p-th percentile of sorted ds.
+func percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	return ds[min(len(ds)-1, int(float64(len(ds))*p))]
+}
+
+// TestAccountsIsolated runs three worker processes for two accounts of one
+// file (README "Accounts"). A has a backlog of transactional and campaign
+// messages that keeps its budget full; B sends a message every 200 ms, under
+// its budget. B's messages reach the sandbox while A's backlog waits
+// (their latency is reported), through three events on A: its key revoked
+// (403: none of A's messages fails, one probe at a time, B goes on), the
+// key accepted again (A resumes), and a 429 with Retry-After: 3 (no request
+// with A's key for 3 s).
+//
+// SENDQ_TEST_ISOLATION_A (default 1500) and SENDQ_TEST_ISOLATION_B (default
+// 100) size the run; the note's figures are 20,000 and 200.
+func TestAccountsIsolated(t *testing.T) {
+	nA, nB := envInt(t, "SENDQ_TEST_ISOLATION_A", 1500), envInt(t, "SENDQ_TEST_ISOLATION_B", 100)
+	const budget = 600 // a minute, both accounts: 10 requests a second
+	f := newFleet(t, 6, whautomatetest.Options{Latency: 5 * time.Millisecond,
+		Keys: map[string]whautomatetest.KeyOptions{"key-a": {Budget: budget}, "key-b": {Budget: budget}}},
+		"SENDQ_CONCURRENCY=50")
+	f.accountsFile(map[string]int{"a": budget, "b": budget})
+	perMinute := ratelimit.Limit{Rate: budget, Per: time.Minute}
+	set, err := accounts.NewSet(accounts.Account{ID: "a", Budget: perMinute}, accounts.Account{ID: "b", Budget: perMinute})
+	require.NoError(t, err)
+	f.useAccounts(set)
+	ctx := context.Background()
+	keyA := f.sandbox.KeyIndex("key-a")
+
+	// A's backlog: half transactional, half a campaign.
+	var idsA []string
+	for i := range nA / 2 {
+		m := template("a", fmt.Sprintf("a-%05d", i), tasks.Channels[i%len(tasks.Channels)])
+		_, err := f.producer.Send(ctx, m)
+		require.NoError(t, err)
+		idsA = append(idsA, m.ID)
+	}
+	var rows []tasks.Message
+	for i := range nA - nA/2 {
+		rows = append(rows, template("", "", tasks.WhatsApp))
+		rows[i].To = tasks.Recipient{ContactID: fmt.Sprintf("a-bulk-%05d", i)}
+	}
+	_, err = f.producer.StartCampaign(ctx, "a-campaign", rows, producer.StartOptions{Account: "a"})
+	require.NoError(t, err)
+	for i := range 3 {
+		f.start(fmt.Sprintf("worker-%d", i))
+	}
+	require.Eventually(t, func() bool { return f.sandbox.SentCount() >= 20 }, time.Minute, 50*time.Millisecond, "A sends")
+
+	// B, every 200 ms, while A's events happen.
+	enqueued := map[string]time.Time{}
+	var idsB []string
+	sendB := func(i int) {
+		m := template("b", fmt.Sprintf("b-%05d", i), tasks.Channels[i%len(tasks.Channels)])
+		enqueued[m.ID] = time.Now()
+		_, err := f.producer.Send(ctx, m)
+		require.NoError(t, err)
+		idsB = append(idsB, m.ID)
+	}
+	revokeAt, acceptAt := nB/4, nB/2
+	var accepted time.Time
+	for i := range nB {
+		switch i {
+		case revokeAt:
+			f.sandbox.RevokeKey("key-a")
+		case acceptAt:
+			f.sandbox.AcceptKey("key-a")
+			accepted = time.Now()
+		}
+		sendB(i)
+		time.Sleep(200 * time.Millisecond) // B's pace: the test's load, not a synchronisation
+	}
+	f.waitFinished(idsB, time.Minute)
+
+	// A 429 with Retry-After: 3 for one of A's messages.
+	f.sandbox.Script(whautomatetest.Match{Recipient: "a-429"}, whautomatetest.Answer{Status: 429, RetryAfter: "3"})
+	_, err = f.producer.Send(ctx, template("a", "a-429", tasks.Telegram))
+	require.NoError(t, err)
+	var limited time.Time
+	require.Eventually(t, func() bool {
+		for _, r := range f.sandbox.Requests() {
+			if r.Account == keyA && r.Status == 429 {
+				limited = r.At
+				return true
+			}
+		}
+		return false
+	}, time.Minute, 50*time.Millisecond, "the scripted 429")
+	require.Eventually(t, func() bool {
+		for _, r := range f.sandbox.Requests() {
+			if r.Account == keyA && r.At.After(limited) {
+				return true
+			}
+		}
+		return false
+	}, time.Minute, 50*time.Millisecond, "A goes on after the cool-down")
+
+	// B: every message sent, and how long each took.
+	var lat []time.Duration
+	for _, id := range idsB {
+		first := f.sandbox.FirstCall(id)
+		require.False(t, first.IsZero(), "B's %s reached the sandbox", id)
+		lat = append(lat, first.Sub(enqueued[id]))
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+
+	// A: none failed; one probe at a time while revoked; the cool-down kept.
+	failed := 0
+	for _, id := range idsA {
+		if o, err := f.producer.StatusOf(ctx, "a", id); err == nil && o.State == producer.StateFailed {
+			failed++
+		}
+	}
+	require.Zero(t, failed, "none of A's messages fails")
+	var refused []time.Time
+	var resumed time.Time
+	var quiet time.Duration = -1
+	for _, r := range f.sandbox.Requests() {
+		switch {
+		case r.Account != keyA:
+		case r.Status == 403:
+			refused = append(refused, r.At)
+		case r.At.After(accepted) && r.Status/100 == 2 && resumed.IsZero():
+			resumed = r.At
+		}
+		if r.Account == keyA && r.At.After(limited) && quiet < 0 {
+			quiet = r.At.Sub(limited)
+		}
+	}
+	require.NotEmpty(t, refused, "A's requests were refused while revoked")
+	// Requests on the wire when the key went arrive with it; from the first
+	// refusal on, one probe at a time, each after the hold.
+	var probes []time.Time
+	for _, at := range refused {
+		if at.Sub(refused[0]) > time.Second {
+			probes = append(probes, at)
+		}
+	}
+	for i := 1; i < len(probes); i++ {
+		require.Greater(t, probes[i].Sub(probes[i-1]), 4*time.Second, "one probe at a time, every hold")
+	}
+	require.False(t, resumed.IsZero(), "A resumes once its key is accepted again")
+	require.Greater(t, quiet, 3*time.Second-100*time.Millisecond, "no request with A's key for the Retry-After")
+	t.Logf("A: %d queued (%d transactional, %d campaign), budget %d/m; B: %d messages at 5/s, enqueue to sandbox p50 %v p99 %v max %v; "+
+		"A revoked: %d refused requests (%d on the wire, then %d probes); A resumed %v after its key was accepted; "+
+		"after a 429 with Retry-After 3, A's next request came %v later; B's 429s: %d",
+		nA, nA/2, nA-nA/2, budget, len(lat), percentile(lat, 0.5).Round(time.Millisecond), percentile(lat, 0.99).Round(time.Millisecond),
+		lat[len(lat)-1].Round(time.Millisecond), len(refused), len(refused)-len(probes), len(probes),
+		resumed.Sub(accepted).Round(time.Millisecond), quiet.Round(time.Millisecond), f.sandbox.Count429("key-b"))
+}
