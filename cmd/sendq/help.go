@@ -56,7 +56,10 @@ with id, state and duplicate). RECIPIENT is exactly one of --contact-id,
 --client-id or --phone (+ --name); CONTENT exactly one of --text,
 --media-url (+ --mime-type, --caption) or --template (+ --language and
 --param on WhatsApp, --button on Telegram, --element on Instagram and
-Messenger). Bad input exits 2 naming the flag, and enqueues nothing.`, []string{"REDIS_URL"}},
+Messenger). A template's --category (marketing, utility or authentication;
+default utility) decides whether opt-outs and quiet hours hold it: they hold
+marketing templates only. Bad input exits 2 naming the flag, and enqueues
+nothing.`, []string{"REDIS_URL"}},
 	"status": {"sendq status ID [--json]", `Prints one message's recorded outcome: id, state, channel/kind, attempts,
 and the upstream id or the error when there is one. States: queued,
 scheduled, waiting_session, retrying, sent, failed, expired, cancelled
@@ -72,7 +75,8 @@ its key and location, and exits 1 if any fails (README "Accounts").`,
 		`Enqueues one message per row of F: CSV with a header row, or JSON Lines
 (.jsonl) with the same keys: contact_id, client_id or phone (+ name),
 param1, param2, …, and per-row overrides channel, template, language, text,
-media_url, mime_type, caption; the flags give what a row does not say.
+media_url, mime_type, caption, category; the flags give what a row does
+not say. Templates are marketing unless --category or the row says else.
 Starting the same campaign again sends no one twice. Invalid rows are
 reported on stderr with their line and skipped. Prints how many rows were
 accepted, rejected and skipped as duplicates (README "Campaigns").`, []string{"REDIS_URL"}},
