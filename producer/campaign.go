@@ -91,7 +91,8 @@ type StartReport struct {
 }
 
 // StartCampaign enqueues a campaign's messages in the bulk lane. Each message
-// gets its CampaignMessageID (any ID given is replaced) and must be valid
+// gets its CampaignMessageID (any ID given is replaced), a template without a
+// category becomes a marketing one, and each must be valid
 // (validate rows first: an invalid one stops the start). Starting the same
 // campaign again, after a crash half way or after it finished, enqueues only
 // the messages not enqueued before. Two starts of one campaign cannot run at
@@ -115,6 +116,9 @@ func (p *Producer) StartCampaign(ctx context.Context, id string, msgs []tasks.Me
 	for i := range msgs {
 		m := &msgs[i]
 		m.Campaign, m.Account = id, a.ID
+		if m.Template != nil && m.Template.Category == "" {
+			m.Template.Category = tasks.Marketing
+		}
 		m.ID = "campaign-row" // the real id needs the normalised recipient
 		if m.CreatedAt.IsZero() {
 			m.CreatedAt = now

@@ -33,7 +33,7 @@ type Row struct {
 var campaignColumns = map[string]bool{
 	"contact_id": true, "client_id": true, "phone": true, "name": true,
 	"channel": true, "template": true, "language": true, "text": true,
-	"media_url": true, "mime_type": true, "caption": true,
+	"media_url": true, "mime_type": true, "caption": true, "category": true,
 }
 
 // ReadCampaign reads a campaign's recipients — CSV with a header row, or JSON
@@ -177,11 +177,11 @@ func rowMessage(vals map[string]string, defaults Fields) (tasks.Message, error) 
 		f.Channel = v
 	}
 	if vals["text"] != "" || vals["media_url"] != "" || vals["template"] != "" {
-		f.Text, f.MediaURL, f.MimeType, f.Caption, f.Template, f.Language = "", "", "", "", "", ""
+		f.Text, f.MediaURL, f.MimeType, f.Caption, f.Template, f.Language, f.Category = "", "", "", "", "", "", ""
 		f.Params, f.Buttons, f.Elements = nil, nil, nil
 	}
 	for k, v := range map[string]*string{"text": &f.Text, "media_url": &f.MediaURL, "mime_type": &f.MimeType,
-		"caption": &f.Caption, "template": &f.Template, "language": &f.Language} {
+		"caption": &f.Caption, "template": &f.Template, "language": &f.Language, "category": &f.Category} {
 		if x, ok := vals[k]; ok {
 			*v = x
 		}

@@ -52,6 +52,25 @@ not json
 		require.ErrorContains(t, bad[2].Err, `unknown key "colour"`)
 	})
 
+	t.Run("CategoryColumn", func(t *testing.T) {
+		csv := "contact_id,category,channel,text\n" +
+			"c1,utility,,\n" +
+			"c2,,,\n" +
+			"c3,promo,,\n" + // line 4: no such category
+			"c4,marketing,telegram,hello\n" // line 5: a text has no category
+		rows, bad, err := producer.ReadCampaign(strings.NewReader(csv), false,
+			producer.Fields{Channel: "whatsapp", Template: "sale", Language: "en", Category: "authentication"})
+		require.NoError(t, err)
+		require.Len(t, rows, 2)
+		require.Equal(t, tasks.Utility, rows[0].Message.Template.Category, "the row's category wins")
+		require.Equal(t, tasks.Authentication, rows[1].Message.Template.Category, "the default's")
+		require.Len(t, bad, 2)
+		require.Equal(t, 4, bad[0].Line)
+		require.ErrorContains(t, bad[0].Err, "template.category")
+		require.Equal(t, 5, bad[1].Line)
+		require.ErrorContains(t, bad[1].Err, "only a template has a category")
+	})
+
 	t.Run("UnknownColumnIsAFileError", func(t *testing.T) {
 		_, _, err := producer.ReadCampaign(strings.NewReader("phone,colour\n"), false, defaults)
 		require.ErrorContains(t, err, `unknown column "colour"`)

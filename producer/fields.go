@@ -20,6 +20,10 @@ type Fields struct {
 	Params                      []string
 	Buttons                     []string // Telegram: TEXT=https://URL
 	Elements                    []string // Instagram/Messenger: JSON cards
+	// Category is the template's category (marketing, utility or
+	// authentication); empty is utility, or marketing in a campaign. Only a
+	// template has one.
+	Category string
 }
 
 // Message builds the message. Which kind it is follows from what is set:
@@ -59,6 +63,16 @@ func (f *Fields) Message() (tasks.Message, error) {
 		return m, &tasks.ValidationError{Field: "kind", Reason: fmt.Sprintf("give exactly one of text, media or template (got %d)", len(kinds))}
 	}
 	m.Kind = kinds[0]
+	if strings.TrimSpace(f.Category) != "" {
+		if m.Template == nil {
+			return m, &tasks.ValidationError{Field: "template.category", Reason: "only a template has a category"}
+		}
+		c, err := tasks.ParseCategory(f.Category)
+		if err != nil {
+			return m, err
+		}
+		m.Template.Category = c
+	}
 	return m, nil
 }
 

@@ -148,6 +148,33 @@ func TestCampaign(t *testing.T) {
 		require.Equal(t, map[producer.State]int{producer.StateQueued: 50}, c.Counts)
 	})
 
+	t.Run("TemplatesDefaultToMarketing", func(t *testing.T) {
+		p, b := setup(t)
+		msgs := rows(3)
+		msgs[1].Template.Category = tasks.Utility
+		msgs = append(msgs, tasks.Message{Channel: tasks.Telegram, Kind: tasks.KindText,
+			To: tasks.Recipient{ContactID: "c9"}, Text: "hello"})
+		_, err := p.StartCampaign(ctx, "c1", msgs, producer.StartOptions{})
+		require.NoError(t, err)
+		got := map[string]tasks.Category{}
+		for _, q := range []string{keys.Queue("whatsapp", true), keys.Queue("telegram", true)} {
+			infos, err := b.ins.ListPendingTasks(q)
+			require.NoError(t, err)
+			for _, info := range infos {
+				m, err := tasks.DecodeTask(info.Type, info.Payload)
+				require.NoError(t, err)
+				got[m.To.Key()] = m.Category()
+				if m.Template != nil {
+					require.NotEmpty(t, m.Template.Category, "stored, not only read as marketing")
+				}
+			}
+		}
+		require.Equal(t, map[string]tasks.Category{
+			msgs[0].To.Key(): tasks.Marketing, msgs[1].To.Key(): tasks.Utility,
+			msgs[2].To.Key(): tasks.Marketing, msgs[3].To.Key(): tasks.Utility,
+		}, got)
+	})
+
 	t.Run("ManyChunksReportProgressToTheEnd", func(t *testing.T) {
 		p, b := setup(t)
 		all := rows(1050) // more than two chunks of look-ups and records

@@ -36,6 +36,13 @@ func (t *Template) validate(ch Channel) error {
 	t.ButtonURLParams = nilIfEmpty(t.ButtonURLParams)
 	t.Buttons = nilIfEmpty(t.Buttons)
 	t.Elements = nilIfEmpty(t.Elements)
+	if t.Category != "" {
+		c, err := ParseCategory(string(t.Category))
+		if err != nil {
+			return err
+		}
+		t.Category = c
+	}
 
 	whatsapp, telegram, cards := ch == WhatsApp, ch == Telegram, ch == Instagram || ch == Messenger
 	for _, f := range []struct {

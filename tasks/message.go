@@ -97,6 +97,9 @@ type Template struct {
 	Text            string    `json:"t,omitempty"`
 	Buttons         []Button  `json:"b,omitempty"`
 	Elements        []Element `json:"e,omitempty"`
+	// Category is the template's category; empty reads as Utility. Opt-outs
+	// and quiet hours apply to Marketing templates only.
+	Category Category `json:"cg,omitempty"`
 }
 
 // Button is a Telegram template button, or a button on a generic card.

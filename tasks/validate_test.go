@@ -118,6 +118,14 @@ func TestMessageValidate(t *testing.T) {
 		{name: "MediaMissing", kind: KindMedia, edit: func(m *Message) { m.Media = nil }, field: "media", reason: "required"},
 		{name: "TemplateMissing", kind: KindTemplate, edit: func(m *Message) { m.Template = nil }, field: "template", reason: "required"},
 
+		// template.category
+		{name: "CategoryMarketing", kind: KindTemplate, edit: func(m *Message) { m.Template.Category = Marketing }},
+		{name: "CategoryAuthentication", kind: KindTemplate, edit: func(m *Message) { m.Template.Category = Authentication }},
+		{name: "CategoryMixedCase", kind: KindTemplate, edit: func(m *Message) { m.Template.Category = " Marketing " }},
+		{name: "CategoryOnTelegram", ch: Telegram, kind: KindTemplate, edit: func(m *Message) { m.Template.Category = Marketing }},
+		{name: "CategoryUnknown", kind: KindTemplate, edit: func(m *Message) { m.Template.Category = "promo" }, field: "template.category", reason: "marketing, utility or authentication"},
+		{name: "CategoryOnText", edit: func(m *Message) { m.Template = &Template{Category: Marketing} }, field: "kind", reason: "exactly one of text, media or template"},
+
 		// to
 		{name: "ToMissing", edit: func(m *Message) { m.To = Recipient{} }, field: "to", reason: "contact_id, client_id or phone"},
 		{name: "ToBlank", edit: func(m *Message) { m.To = Recipient{ContactID: "  "} }, field: "to"},
@@ -329,7 +337,7 @@ func TestMessageValidateNormalizes(t *testing.T) {
 		Channel:  " WhatsApp",
 		Kind:     "Template ",
 		To:       Recipient{Phone: " +65 (9876) 54-32 ", Name: " Ada "},
-		Template: &Template{Name: " order_update ", Language: " en ", Params: []string{}, HeaderMediaURL: " https://x.example/h.png ", Buttons: []Button{}},
+		Template: &Template{Name: " order_update ", Language: " en ", Params: []string{}, HeaderMediaURL: " https://x.example/h.png ", Buttons: []Button{}, Category: " MARKETING"},
 		Campaign: " spring-sale ",
 
 		NotBefore: time.Date(2026, 5, 1, 17, 0, 0, 0, zone),
@@ -344,7 +352,7 @@ func TestMessageValidateNormalizes(t *testing.T) {
 		Channel:   WhatsApp,
 		Kind:      KindTemplate,
 		To:        Recipient{Phone: "6598765432", Name: "Ada"},
-		Template:  &Template{Name: "order_update", Language: "en", HeaderMediaURL: "https://x.example/h.png"},
+		Template:  &Template{Name: "order_update", Language: "en", HeaderMediaURL: "https://x.example/h.png", Category: Marketing},
 		Campaign:  "spring-sale",
 		NotBefore: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC),
 		ExpiresAt: time.Date(2026, 5, 2, 9, 0, 0, 0, time.UTC),

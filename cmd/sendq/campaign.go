@@ -45,6 +45,7 @@ func (a *app) campaignStart(ctx context.Context, args []string) error {
 	for _, name := range []string{"contact-id", "client-id", "phone", "name"} {
 		fs.Lookup(name).Usage = "ignored: each row of the file names its recipient"
 	}
+	fs.Lookup("category").Usage = "the templates' category: marketing, utility or authentication (default marketing); a row's category column wins"
 	id := fs.String("id", "", "campaign id (required)")
 	file := fs.String("file", "", "CSV with a header row, or JSON Lines (.jsonl)")
 	asJSON := fs.Bool("json", false, "print a JSON object")
@@ -74,7 +75,8 @@ func (a *app) campaignStart(ctx context.Context, args []string) error {
 	defer f.Close()
 	ext := strings.ToLower(filepath.Ext(*file))
 	defaults := producer.Fields{Channel: mf.channel, Text: mf.text, MediaURL: mf.mediaURL, MimeType: mf.mimeType,
-		Caption: mf.caption, Template: mf.template, Language: mf.language, Params: mf.params, Buttons: mf.buttons, Elements: mf.elements}
+		Caption: mf.caption, Template: mf.template, Language: mf.language, Params: mf.params, Buttons: mf.buttons, Elements: mf.elements,
+		Category: mf.category}
 	rows, bad, err := producer.ReadCampaign(f, ext == ".jsonl" || ext == ".ndjson", defaults)
 	if err != nil {
 		return err

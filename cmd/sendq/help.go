@@ -18,6 +18,7 @@ commands:
   messages CONTACT_ID list a contact's messages (GET /v1/messages/{contactId})
   accounts [--check]  list the configured accounts; check each key
   campaign ...        bulk runs: start, status, pause, resume, cancel
+  optout ...          the opt-out list: add, remove, check, list, import
   dashboard           the web UI and metrics alone, against a Redis
   demo [--once]       the whole system on one machine, no set-up
   bench [flags]       measure sendq against a bare asynq handler (sandbox)
@@ -56,7 +57,10 @@ with id, state and duplicate). RECIPIENT is exactly one of --contact-id,
 --client-id or --phone (+ --name); CONTENT exactly one of --text,
 --media-url (+ --mime-type, --caption) or --template (+ --language and
 --param on WhatsApp, --button on Telegram, --element on Instagram and
-Messenger). Bad input exits 2 naming the flag, and enqueues nothing.`, []string{"REDIS_URL"}},
+Messenger). A template's --category (marketing, utility or authentication;
+default utility) decides whether opt-outs and quiet hours hold it: they hold
+marketing templates only. Bad input exits 2 naming the flag, and enqueues
+nothing.`, []string{"REDIS_URL"}},
 	"status": {"sendq status ID [--json]", `Prints one message's recorded outcome: id, state, channel/kind, attempts,
 and the upstream id or the error when there is one. States: queued,
 scheduled, waiting_session, retrying, sent, failed, expired, cancelled
@@ -72,7 +76,8 @@ its key and location, and exits 1 if any fails (README "Accounts").`,
 		`Enqueues one message per row of F: CSV with a header row, or JSON Lines
 (.jsonl) with the same keys: contact_id, client_id or phone (+ name),
 param1, param2, …, and per-row overrides channel, template, language, text,
-media_url, mime_type, caption; the flags give what a row does not say.
+media_url, mime_type, caption, category; the flags give what a row does
+not say. Templates are marketing unless --category or the row says else.
 Starting the same campaign again sends no one twice. Invalid rows are
 reported on stderr with their line and skipped. Prints how many rows were
 accepted, rejected and skipped as duplicates (README "Campaigns").`, []string{"REDIS_URL"}},
@@ -86,6 +91,20 @@ their queues, in order.`, []string{"REDIS_URL"}},
 	"campaign cancel": {"sendq campaign cancel ID", `Cancels a campaign: once this returns, none of its messages is sent any
 more, and every unsent one reads cancelled. A cancelled campaign cannot
 start again.`, []string{"REDIS_URL"}},
+	"optout add": {"sendq optout add [--account A] --channel C (--phone P | --contact-id ID)", `Puts a recipient on the account's opt-out list for a channel: marketing
+templates to them end suppressed without a call; utility and
+authentication ones still go (README "Compliance"). The webhook does the
+same when a contact writes an opt-out keyword.`, []string{"REDIS_URL", "SENDQ_ACCOUNTS_FILE"}},
+	"optout remove": {"sendq optout remove [--account A] --channel C (--phone P | --contact-id ID)", `Takes a recipient off the account's opt-out list for a channel, as an
+opt-in keyword does.`, []string{"REDIS_URL", "SENDQ_ACCOUNTS_FILE"}},
+	"optout check": {"sendq optout check [--account A] --channel C (--phone P | --contact-id ID) [--json]", `Prints opted_out or not_opted_out (--json: {"opted_out": true|false}) and
+exits 0 either way.`, []string{"REDIS_URL", "SENDQ_ACCOUNTS_FILE"}},
+	"optout list": {"sendq optout list [--account A] [--channel C] [--json]", `Prints the account's opt-out list, one entry a line: channel, identifier
+kind (phone or contact_id), identifier, and when the recipient opted out.`,
+		[]string{"REDIS_URL", "SENDQ_ACCOUNTS_FILE"}},
+	"optout import": {"sendq optout import [--account A] FILE", `Adds every row of FILE to the account's opt-out list: CSV with a header
+row of channel, and phone and/or contact_id. A bad row exits 2 naming its
+line and field, and nothing is imported.`, []string{"REDIS_URL", "SENDQ_ACCOUNTS_FILE"}},
 	"dashboard": {"sendq dashboard", `Serves the web UI (/monitoring/), /metrics and /healthz on SENDQ_HTTP_ADDR
 against REDIS_URL, sending nothing: to watch workers that run elsewhere.`,
 		[]string{"REDIS_URL", "SENDQ_HTTP_ADDR", "SENDQ_ADMIN_TOKEN", "SENDQ_MONITORING_READONLY", "SENDQ_LOG_FORMAT"}},

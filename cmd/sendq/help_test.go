@@ -11,7 +11,7 @@ import (
 // every one of its flags to stdout, and exit 0, whatever the environment.
 func TestHelp(t *testing.T) {
 	message := []string{"--channel", "--contact-id", "--client-id", "--phone", "--name", "--text", "--media-url",
-		"--mime-type", "--caption", "--template", "--language", "--param", "--button", "--element"}
+		"--mime-type", "--caption", "--template", "--language", "--param", "--button", "--element", "--category"}
 	for _, tc := range []struct {
 		command []string
 		flags   []string
@@ -26,6 +26,11 @@ func TestHelp(t *testing.T) {
 		{[]string{"campaign", "pause"}, nil, []string{"REDIS_URL"}},
 		{[]string{"campaign", "resume"}, nil, []string{"REDIS_URL"}},
 		{[]string{"campaign", "cancel"}, nil, []string{"REDIS_URL"}},
+		{[]string{"optout", "add"}, []string{"--account", "--channel", "--phone", "--contact-id"}, []string{"REDIS_URL"}},
+		{[]string{"optout", "remove"}, []string{"--account", "--channel", "--phone", "--contact-id"}, []string{"REDIS_URL"}},
+		{[]string{"optout", "check"}, []string{"--account", "--channel", "--phone", "--contact-id", "--json"}, []string{"REDIS_URL"}},
+		{[]string{"optout", "list"}, []string{"--account", "--channel", "--json"}, []string{"REDIS_URL"}},
+		{[]string{"optout", "import"}, []string{"--account"}, []string{"REDIS_URL"}},
 		{[]string{"dashboard"}, nil, []string{"REDIS_URL", "SENDQ_HTTP_ADDR", "SENDQ_ADMIN_TOKEN"}},
 		{[]string{"demo"}, []string{"--once"}, []string{"REDIS_URL", "SENDQ_DEMO_LOG"}},
 		{[]string{"bench"}, []string{"--n", "--latency", "--concurrency", "--limit", "--idle", "--mode", "--rounds",

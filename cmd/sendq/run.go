@@ -84,6 +84,8 @@ func (a *app) dispatch(ctx context.Context, cmd string, args []string) error {
 		return a.accounts(ctx, args)
 	case "campaign":
 		return a.campaign(ctx, args)
+	case "optout":
+		return a.optout(ctx, args)
 	case "dashboard":
 		return a.dashboard(ctx, args)
 	case "demo":

@@ -51,6 +51,8 @@ func TestSendRejectsBadInputBeforeEnqueuing(t *testing.T) {
 		{"BadAt", []string{"--channel", "whatsapp", "--contact-id", "c1", "--text", "hi", "--at", "tomorrow"}, "--at"},
 		{"BadExpiresIn", []string{"--channel", "whatsapp", "--contact-id", "c1", "--text", "hi", "--expires-in", "soon"}, "--expires-in"},
 		{"UnknownFlag", []string{"--channel", "whatsapp", "--colour", "red"}, "--colour"},
+		{"UnknownCategory", []string{"--channel", "whatsapp", "--contact-id", "c1", "--template", "t", "--language", "en", "--category", "promo"}, "--category (template.category)"},
+		{"CategoryOnText", []string{"--channel", "whatsapp", "--contact-id", "c1", "--text", "hi", "--category", "marketing"}, "--category (template.category)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, stderr := sendq(t, env, append([]string{"send"}, tc.args...)...)

@@ -25,7 +25,8 @@ var flagOf = map[string]string{
 	"media.url": "--media-url", "media.mime_type": "--mime-type", "media.caption": "--caption",
 	"template.name": "--template", "template.language": "--language", "template.text": "--template",
 	"template.elements": "--element", "template.buttons": "--button", "template.params": "--param",
-	"campaign": "--campaign", "expires_at": "--expires-in", "not_before": "--at", "account": "--account",
+	"template.category": "--category",
+	"campaign":          "--campaign", "expires_at": "--expires-in", "not_before": "--at", "account": "--account",
 }
 
 // fieldError rewrites a validation error to name the flag as well.
@@ -51,7 +52,7 @@ func fieldError(err error) error {
 type messageFlags struct {
 	channel, contactID, clientID, phone, name string
 	text, mediaURL, mimeType, caption         string
-	template, language                        string
+	template, language, category              string
 	params, buttons, elements                 multi
 }
 
@@ -67,6 +68,7 @@ func (f *messageFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.caption, "caption", "", "the media's caption")
 	fs.StringVar(&f.template, "template", "", "a template: its name (WhatsApp), its text (Telegram), its card title (Instagram, Messenger)")
 	fs.StringVar(&f.language, "language", "", "the template's language (WhatsApp)")
+	fs.StringVar(&f.category, "category", "", "the template's category: marketing, utility or authentication (default utility); opt-outs and quiet hours hold marketing templates only")
 	fs.Var(&f.params, "param", "a template body parameter, in order (repeatable; WhatsApp)")
 	fs.Var(&f.buttons, "button", "a Telegram template button TEXT=https://URL (repeatable)")
 	fs.Var(&f.elements, "element", "an Instagram/Messenger template card as JSON {\"t\":title,\"s\":subtitle,\"i\":image_url} (repeatable)")
@@ -78,6 +80,7 @@ func (f *messageFlags) message() (tasks.Message, error) {
 		Channel: f.channel, ContactID: f.contactID, ClientID: f.clientID, Phone: f.phone, Name: f.name,
 		Text: f.text, MediaURL: f.mediaURL, MimeType: f.mimeType, Caption: f.caption,
 		Template: f.template, Language: f.language, Params: f.params, Buttons: f.buttons, Elements: f.elements,
+		Category: f.category,
 	}
 	m, err := fields.Message()
 	if err != nil {
