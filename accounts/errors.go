@@ -12,11 +12,11 @@ var ErrNoKey = errors.New("accounts: no API key")
 
 // ErrUnknownAccount is wrapped by the error of Set.Pick for an id that is not
 // configured.
-var ErrUnknownAccount = errors.New("accounts: unknown account")
+var ErrUnknownAccount = errors.New("unknown account")
 
 // ErrAccountRequired is wrapped by the error of Set.Pick when no id is given
 // and more than one account is configured.
-var ErrAccountRequired = errors.New("accounts: several accounts are configured; name one")
+var ErrAccountRequired = errors.New("required: several accounts are configured")
 
 // ConfigError is a bad configuration: a value of the accounts file or of an
 // environment variable. Its message is one line that names the file, the

@@ -29,7 +29,7 @@ func TestSet(t *testing.T) {
 	require.ErrorIs(t, err, accounts.ErrAccountRequired)
 	_, err = set.Pick("c")
 	require.ErrorIs(t, err, accounts.ErrUnknownAccount)
-	require.EqualError(t, err, `accounts: unknown account "c"`)
+	require.EqualError(t, err, `unknown account "c"`)
 	a, err = set.Pick("a")
 	require.NoError(t, err)
 	require.Equal(t, "a", a.ID)
@@ -76,5 +76,5 @@ func ExampleSet_Pick() {
 	fmt.Println(err)
 	// Output:
 	// clinic-in <nil>
-	// accounts: several accounts are configured; name one (2 are)
+	// required: several accounts are configured (2 are)
 }

@@ -61,10 +61,10 @@ type Config struct {
 // Limiter applies rate limits and cool-downs shared by every process that
 // uses the same Redis. It is safe for concurrent use.
 type Limiter struct {
-	rdb     redis.UniversalClient
-	prefix  string
-	tagHead string // prefix up to its hash tag's "}", where a scope goes
-	tagTail string // the rest of prefix
+	rdb        redis.UniversalClient
+	prefix     string
+	tagHead    string // prefix up to its hash tag's "}", where a scope goes
+	tagTail    string // the rest of prefix
 	now        func() time.Time
 	maxWait    time.Duration
 	probeLease time.Duration
@@ -106,14 +106,14 @@ func New(rdb redis.UniversalClient, cfg Config) (*Limiter, error) {
 		return nil, fmt.Errorf("ratelimit: MaxWait %v is over %v", cfg.MaxWait, maxSpan)
 	}
 	return &Limiter{
-		rdb:     rdb,
-		prefix:  cfg.Prefix,
-		tagHead: head,
-		tagTail: tail,
+		rdb:        rdb,
+		prefix:     cfg.Prefix,
+		tagHead:    head,
+		tagTail:    tail,
 		now:        cfg.Now,
 		maxWait:    cfg.MaxWait,
 		probeLease: cfg.ProbeLease,
-		fronts:  map[Target]*front{},
+		fronts:     map[Target]*front{},
 	}, nil
 }
 

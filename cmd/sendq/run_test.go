@@ -120,7 +120,9 @@ func TestUsage(t *testing.T) {
 		{"AccountsFileBadField", map[string]string{"SENDQ_ACCOUNTS_FILE": accountsFile(t, "accounts:\n  - id: a\n    api_key_env: KA\n    rate_limit: fast\n"), "KA": "k"},
 			[]string{"worker"}, "account a: rate_limit"},
 		{"SeveralAccounts", map[string]string{"SENDQ_ACCOUNTS_FILE": accountsFile(t, "accounts:\n  - id: a\n    api_key_env: KA\n  - id: b\n    api_key_env: KA\n"), "KA": "k"},
-			[]string{"worker"}, "2 accounts"},
+			[]string{"send", "--channel", "whatsapp", "--contact-id", "c1", "--text", "hi"}, "--account (account): required: several accounts are configured (2 are)"},
+		{"UnknownAccount", map[string]string{"SENDQ_ACCOUNTS_FILE": accountsFile(t, "accounts:\n  - id: a\n    api_key_env: KA\n"), "KA": "k"},
+			[]string{"send", "--account", "z", "--channel", "whatsapp", "--contact-id", "c1", "--text", "hi"}, "--account (account): unknown account \"z\""},
 		{"QuietHoursNotApplied", map[string]string{"WHAUTOMATE_API_KEY": "k", "SENDQ_QUIET_HOURS": "21:00-08:00"}, []string{"worker"}, "quiet_hours"},
 		{"MessagingLimitNotApplied", map[string]string{"WHAUTOMATE_API_KEY": "k", "SENDQ_MESSAGING_LIMIT": "250"}, []string{"worker"}, "messaging_limit"},
 	} {

@@ -11,7 +11,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/sendq/sendq/accounts"
 	"github.com/sendq/sendq/producer"
+	"github.com/sendq/sendq/ratelimit"
 	"github.com/sendq/sendq/tasks"
 	"github.com/sendq/sendq/whautomate/whautomatetest"
 )
@@ -80,6 +82,10 @@ func TestAccountBudgetAcrossThreeProcesses(t *testing.T) {
 	}
 	f := newFleet(t, 5, whautomatetest.Options{Latency: 5 * time.Millisecond, Budget: perMinute},
 		fmt.Sprintf("WHAUTOMATE_RATE_LIMIT=%d/m", perMinute), "SENDQ_CONCURRENCY=50")
+	// The producer admits messages at the budget, as sendq send does.
+	set, err := accounts.NewSet(accounts.Account{ID: accounts.Default, Budget: ratelimit.Limit{Rate: perMinute, Per: time.Minute}})
+	require.NoError(t, err)
+	f.useAccounts(set)
 	texts := n / 5
 	var ids []string
 	for _, ch := range tasks.Channels {

@@ -234,7 +234,7 @@ func requireExactlyLimit(t *testing.T, s *msglimit.Store) {
 }
 
 func TestTakeRealRedis(t *testing.T) {
-	rdb := redistest.Client(t, 0)
+	rdb := redistest.Client(t, 9)
 	s, err := msglimit.New(rdb, msglimit.Config{})
 	require.NoError(t, err)
 	requireExactlyLimit(t, s)

@@ -173,7 +173,7 @@ func TestStore(t *testing.T) {
 // pipelines) against the real Redis.
 func TestStoreRealRedis(t *testing.T) {
 	ctx := context.Background()
-	rdb := redistest.Client(t, 0)
+	rdb := redistest.Client(t, 8)
 	s, err := optout.New(rdb, optout.Config{})
 	require.NoError(t, err)
 	_, err = s.Import(ctx, acme, []optout.Entry{{Channel: tasks.WhatsApp, Phone: "6591234567"}, {Channel: tasks.WhatsApp, ContactID: "c-1", At: time.Unix(0, 0)}}, t0)

@@ -30,9 +30,10 @@ const DefaultURL = "redis://127.0.0.1:6379/14"
 
 // Slots in use, one per test package so that packages tested at once never
 // flush each other's database: 0 benchmarks and redisurl, 1 worker, 2-6
-// cmd/sendq (one per end-to-end test), 7 ratelimit.
+// cmd/sendq (one per end-to-end test), 7 ratelimit, 8 internal/optout,
+// 9 internal/msglimit, 10 internal/outcome, 11 api.
 
-// Options returns the connection options for slot (0 to 7) of a standalone
+// Options returns the connection options for slot (0 to 13) of a standalone
 // SENDQ_TEST_REDIS_URL (tests that need a plain client).
 func Options(t testing.TB, slot int) *redis.Options {
 	t.Helper()
@@ -40,7 +41,7 @@ func Options(t testing.TB, slot int) *redis.Options {
 	if err != nil {
 		t.Skipf("SENDQ_TEST_REDIS_URL is not a standalone redis:// URL: %v", err)
 	}
-	if slot < 0 || slot > 7 || opt.DB-slot < 0 {
+	if slot < 0 || slot > 13 || opt.DB-slot < 0 {
 		t.Fatalf("redistest: slot %d out of range for database %d", slot, opt.DB)
 	}
 	opt.DB -= slot
