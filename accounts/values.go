@@ -7,77 +7,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sendq/sendq/compliance"
 	"github.com/sendq/sendq/ratelimit"
 	"github.com/sendq/sendq/tasks"
 )
 
-// QuietHours is a span of the day, as clock times from midnight, when
-// marketing messages wait. Start is inclusive, End exclusive; a span whose
-// End is before its Start runs over midnight ("21:00-08:00"). The zero value
-// means no quiet hours (a span cannot start and end at the same time).
-type QuietHours struct {
-	Start, End time.Duration
-}
+// QuietHours is a span of the day when marketing messages wait, in the
+// recipient's local time (see package compliance, which applies it).
+type QuietHours = compliance.QuietHours
 
-// ParseQuietHours reads "HH:MM-HH:MM" (24-hour clock, two digits each); the
-// empty string is no quiet hours.
-func ParseQuietHours(s string) (QuietHours, error) {
-	if s == "" {
-		return QuietHours{}, nil
-	}
-	from, to, ok := strings.Cut(s, "-")
-	start, okStart := clock(from)
-	end, okEnd := clock(to)
-	if !ok || !okStart || !okEnd {
-		return QuietHours{}, fmt.Errorf("want HH:MM-HH:MM, got %q", s)
-	}
-	if start == end {
-		return QuietHours{}, fmt.Errorf("want a start and an end that differ, got %q", s)
-	}
-	return QuietHours{Start: start, End: end}, nil
-}
-
-// clock reads "HH:MM" as the time since midnight.
-func clock(s string) (time.Duration, bool) {
-	if len(s) != 5 || s[2] != ':' {
-		return 0, false
-	}
-	h, errH := strconv.ParseUint(s[:2], 10, 8)
-	m, errM := strconv.ParseUint(s[3:], 10, 8)
-	if errH != nil || errM != nil || h > 23 || m > 59 {
-		return 0, false
-	}
-	return time.Duration(h)*time.Hour + time.Duration(m)*time.Minute, true
-}
-
-// IsZero reports whether q is no quiet hours.
-func (q QuietHours) IsZero() bool { return q.Start == q.End }
-
-// Contains reports whether t's clock time, in t's own location, falls within
-// the quiet hours.
-func (q QuietHours) Contains(t time.Time) bool {
-	if q.IsZero() {
-		return false
-	}
-	h, m, s := t.Clock()
-	c := time.Duration(h)*time.Hour + time.Duration(m)*time.Minute +
-		time.Duration(s)*time.Second + time.Duration(t.Nanosecond())
-	if q.Start < q.End {
-		return q.Start <= c && c < q.End
-	}
-	return c >= q.Start || c < q.End
-}
-
-// String formats q as ParseQuietHours reads it; "" for none.
-func (q QuietHours) String() string {
-	if q.IsZero() {
-		return ""
-	}
-	hm := func(d time.Duration) string {
-		return fmt.Sprintf("%02d:%02d", int(d/time.Hour), int(d%time.Hour/time.Minute))
-	}
-	return hm(q.Start) + "-" + hm(q.End)
-}
+// ParseQuietHours reads "HH:MM-HH:MM"; the empty string is no quiet hours.
+func ParseQuietHours(s string) (QuietHours, error) { return compliance.ParseQuietHours(s) }
 
 // MessagingLimit is a WhatsApp messaging limit tier: how many unique
 // recipients templates that open a conversation may reach in any rolling 24

@@ -16,7 +16,8 @@ type QuietHours struct {
 }
 
 // ParseQuietHours reads "HH:MM-HH:MM" (24-hour clock, two digits each); the
-// empty string is no quiet hours. An error names the value.
+// empty string is no quiet hours. An error quotes the value; the caller
+// names the setting.
 func ParseQuietHours(s string) (QuietHours, error) {
 	if s == "" {
 		return QuietHours{}, nil
@@ -25,10 +26,10 @@ func ParseQuietHours(s string) (QuietHours, error) {
 	start, okStart := clock(from)
 	end, okEnd := clock(to)
 	if !ok || !okStart || !okEnd {
-		return QuietHours{}, fmt.Errorf("quiet hours: want HH:MM-HH:MM, got %q", s)
+		return QuietHours{}, fmt.Errorf("want HH:MM-HH:MM, got %q", s)
 	}
 	if start == end {
-		return QuietHours{}, fmt.Errorf("quiet hours: want a start and an end that differ, got %q", s)
+		return QuietHours{}, fmt.Errorf("want a start and an end that differ, got %q", s)
 	}
 	return QuietHours{Start: start, End: end}, nil
 }

@@ -119,16 +119,7 @@ func (f *fleet) enqueue(ch tasks.Channel, prefix string, n int) []string {
 	f.t.Helper()
 	ids := make([]string, n)
 	for i := range n {
-		m := tasks.Message{ID: fmt.Sprintf("%s-%05d", prefix, i), Channel: ch, Kind: tasks.KindTemplate,
-			To: tasks.Recipient{ContactID: fmt.Sprintf("%s-%05d", prefix, i)}}
-		switch ch {
-		case tasks.WhatsApp:
-			m.Template = &tasks.Template{Name: "t", Language: "en"}
-		case tasks.Telegram:
-			m.Template = &tasks.Template{Text: "hello"}
-		default:
-			m.Template = &tasks.Template{Elements: []tasks.Element{{Title: "hello"}}}
-		}
+		m := template("", fmt.Sprintf("%s-%05d", prefix, i), ch)
 		_, err := f.producer.Send(context.Background(), m)
 		require.NoError(f.t, err)
 		ids[i] = m.ID

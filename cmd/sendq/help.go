@@ -59,14 +59,19 @@ with id, state and duplicate). RECIPIENT is exactly one of --contact-id,
 --param on WhatsApp, --button on Telegram, --element on Instagram and
 Messenger). A template's --category (marketing, utility or authentication;
 default utility) decides whether opt-outs and quiet hours hold it: they hold
-marketing templates only. Bad input exits 2 naming the flag, and enqueues
-nothing.`, []string{"REDIS_URL"}},
+marketing templates only. --account names the account to send from
+(required when several are configured). Bad input exits 2 naming the flag,
+and enqueues nothing.`, []string{"REDIS_URL", "SENDQ_ACCOUNTS_FILE"}},
 	"status": {"sendq status ID [--json]", `Prints one message's recorded outcome: id, state, channel/kind, attempts,
-and the upstream id or the error when there is one. States: queued,
-scheduled, waiting_session, retrying, sent, failed, expired, cancelled
-(README "Outcome states"). An unknown id exits 1 with "not found".`, []string{"REDIS_URL"}},
-	"messages": {"sendq messages CONTACT_ID [--page N] [--limit N] [--json]", `Lists a contact's messages through Whautomate's GET /v1/messages/{contactId},
-one a line: time, direction (in/out), channel, type, status, text.`,
+and the upstream id or the error when there is one; --json adds the
+account, and for a scheduled message its reason and not_before. States:
+queued, scheduled, waiting_session, retrying, sent, failed, expired,
+cancelled (README "Outcome states"). Message ids are an account's own: the
+message is looked for in every configured account. An unknown id exits 1
+with "not found".`, []string{"REDIS_URL", "SENDQ_ACCOUNTS_FILE"}},
+	"messages": {"sendq messages CONTACT_ID [--account A] [--page N] [--limit N] [--json]", `Lists a contact's messages through Whautomate's GET /v1/messages/{contactId},
+one a line: time, direction (in/out), channel, type, status, text, with the
+key of --account (required when several are configured).`,
 		[]string{"SENDQ_ACCOUNTS_FILE", "WHAUTOMATE_BASE_URL", "WHAUTOMATE_API_KEY", "WHAUTOMATE_LOCATION_ID"}},
 	"accounts": {"sendq accounts [--check] [--json]", `Lists the configured accounts: id, API host, budget and whether a location
 is set; never a key. With --check, makes one request per account to check
@@ -79,11 +84,13 @@ param1, param2, …, and per-row overrides channel, template, language, text,
 media_url, mime_type, caption, category; the flags give what a row does
 not say. Templates are marketing unless --category or the row says else.
 Starting the same campaign again sends no one twice. Invalid rows are
-reported on stderr with their line and skipped. Prints how many rows were
-accepted, rejected and skipped as duplicates (README "Campaigns").`, []string{"REDIS_URL"}},
+reported on stderr with their line and skipped. The campaign is one
+account's: --account (required when several are configured); campaign ids
+are unique across accounts. Prints how many rows were accepted, rejected
+and skipped as duplicates (README "Campaigns").`, []string{"REDIS_URL", "SENDQ_ACCOUNTS_FILE"}},
 	"campaign status": {"sendq campaign status ID [--json]", `Prints a campaign's state (running, paused, auto_paused, cancelled, done),
 its messages counted by outcome state, its send rate and the time the rest
-will take; an auto-paused campaign's reason.`, []string{"REDIS_URL"}},
+will take; an auto-paused campaign's reason; --json adds its account.`, []string{"REDIS_URL"}},
 	"campaign pause": {"sendq campaign pause ID", `Pauses a campaign: once this returns, no new send of it starts (sends
 already under way finish). campaign resume undoes it.`, []string{"REDIS_URL"}},
 	"campaign resume": {"sendq campaign resume ID", `Resumes a paused or auto-paused campaign: its held messages go back to
