@@ -33,10 +33,12 @@ type HTTPConfig struct {
 	Gatherer prometheus.Gatherer
 	// Monitoring is mounted at /monitoring/ (see NewMonitoring); nil leaves it out.
 	Monitoring http.Handler
+	// API is mounted at /api/v1/ (package api); nil leaves it out.
+	API http.Handler
 }
 
 // NewHTTPHandler returns the routes of README "HTTP server of `sendq worker`": /healthz, /metrics,
-// /monitoring/ and /webhooks/whautomate.
+// /monitoring/, /webhooks/whautomate and the HTTP API under /api/v1/.
 func NewHTTPHandler(cfg HTTPConfig) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, r *http.Request) {
@@ -58,6 +60,9 @@ func NewHTTPHandler(cfg HTTPConfig) http.Handler {
 	}
 	if cfg.Worker != nil {
 		mux.Handle("/webhooks/whautomate", cfg.Worker.WebhookHandler(cfg.WebhookToken))
+	}
+	if cfg.API != nil {
+		mux.Handle("/api/v1/", cfg.API)
 	}
 	return mux
 }

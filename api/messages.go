@@ -1,0 +1,118 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/sendq/sendq/producer"
+	"github.com/sendq/sendq/tasks"
+)
+
+// Receipt is the answer to an accepted message.
+type Receipt struct {
+	ID        string         `json:"id"`
+	State     producer.State `json:"state"`
+	Duplicate bool           `json:"duplicate"`
+}
+
+// postMessage enqueues one message: 202 when new, 200 for an id seen before.
+func (s *Server) postMessage(rw http.ResponseWriter, r *http.Request) error {
+	if _, p := requireType(r, "application/json"); p != nil {
+		return p
+	}
+	data, err := readBody(rw, r, s.cfg.MaxMessageBytes)
+	if err != nil {
+		return err
+	}
+	body, m, err := DecodeMessage(data)
+	if err != nil {
+		return err
+	}
+	if m.ID == "" {
+		if key := r.Header.Get("Idempotency-Key"); key != "" {
+			m.ID = key
+			if err := m.Validate(); err != nil {
+				return renameField(err, "id", "Idempotency-Key")
+			}
+		}
+	}
+	account, p := s.accountFor(scopeOf(r), body.Account, "account")
+	if p != nil {
+		return p
+	}
+	rc, err := s.send(r, account, m)
+	if err != nil {
+		return err
+	}
+	rw.Header().Set("Location", messagePath(rc.ID))
+	status := http.StatusAccepted
+	if rc.Duplicate {
+		status = http.StatusOK
+	}
+	writeJSON(rw, status, rc)
+	return nil
+}
+
+// send enqueues m for account. A duplicate id of another account's message
+// reads as a conflict, telling nothing of that message.
+func (s *Server) send(r *http.Request, account string, m tasks.Message) (Receipt, error) {
+	rc, err := s.backend.Send(r.Context(), account, m)
+	if err != nil {
+		return Receipt{}, err
+	}
+	if rc.Duplicate {
+		if _, owner, err := s.backend.Status(r.Context(), rc.ID); err == nil && owner != account {
+			return Receipt{}, conflict("id", "taken: choose another id")
+		}
+	}
+	return Receipt{ID: rc.ID, State: rc.State, Duplicate: rc.Duplicate}, nil
+}
+
+func messagePath(id string) string { return Prefix + "messages/" + url.PathEscape(id) }
+
+// renameField names a validation error of field from as to.
+func renameField(err error, from, to string) error {
+	var v *tasks.ValidationError
+	if errors.As(err, &v) && v.Field == from {
+		return &tasks.ValidationError{Field: to, Reason: v.Reason}
+	}
+	return err
+}
+
+// getMessage answers a message's outcome object.
+func (s *Server) getMessage(rw http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	rec, account, err := s.backend.Status(r.Context(), id)
+	if errors.Is(err, producer.ErrNotFound) || err == nil && !scopeOf(r).reaches(account) {
+		return notFound("message " + quote(id) + ": not found")
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(rw, http.StatusOK, outcomeJSON(rec, account))
+	return nil
+}
+
+// outcomeJSON is the outcome object with its account.
+func outcomeJSON(rec *producer.Outcome, account string) json.RawMessage {
+	data, _ := json.Marshal(rec)
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(data, &obj) != nil {
+		return data
+	}
+	if _, ok := obj["account"]; !ok && account != "" {
+		obj["account"], _ = json.Marshal(account)
+	}
+	out, _ := json.Marshal(obj)
+	return out
+}
+
+func quote(s string) string {
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"`
+}
