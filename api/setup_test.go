@@ -285,9 +285,15 @@ func (b *testBackend) Campaign(ctx context.Context, id string) (*producer.Campai
 	return c, b.campaigns[id], nil
 }
 
-func (b *testBackend) PauseCampaign(ctx context.Context, id string) error  { return b.p.PauseCampaign(ctx, id) }
-func (b *testBackend) ResumeCampaign(ctx context.Context, id string) error { return b.p.ResumeCampaign(ctx, id) }
-func (b *testBackend) CancelCampaign(ctx context.Context, id string) error { return b.p.CancelCampaign(ctx, id) }
+func (b *testBackend) PauseCampaign(ctx context.Context, id string) error {
+	return b.p.PauseCampaign(ctx, id)
+}
+func (b *testBackend) ResumeCampaign(ctx context.Context, id string) error {
+	return b.p.ResumeCampaign(ctx, id)
+}
+func (b *testBackend) CancelCampaign(ctx context.Context, id string) error {
+	return b.p.CancelCampaign(ctx, id)
+}
 
 func (b *testBackend) Events(ctx context.Context, accts []string, cursor string, block time.Duration) ([]api.Event, string, error) {
 	if cursor == "" {
