@@ -2,9 +2,13 @@ package api_test
 
 import (
 	"net/http"
+	"sync"
 	"testing"
 
+	"github.com/hibiken/asynq"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sendq/sendq/accounts"
 )
 
 func TestSendMessage(t *testing.T) {
@@ -25,4 +29,133 @@ func TestSendMessage(t *testing.T) {
 	require.Equal(t, "a", o["account"])
 	require.Equal(t, "whatsapp", o["channel"])
 	require.Equal(t, "template", o["kind"])
+}
+
+func TestSendIdempotency(t *testing.T) {
+	f := setup(t)
+	t.Run("id in the body", func(t *testing.T) {
+		body := `{"id": "order-1", "channel": "telegram", "to": {"contact_id": "c1"}, "text": "hi"}`
+		first := f.do(call{method: "POST", path: "/api/v1/messages", token: tokenA, body: body})
+		require.Equal(t, http.StatusAccepted, first.status)
+		again := f.do(call{method: "POST", path: "/api/v1/messages", token: tokenA, body: body})
+		require.Equal(t, http.StatusOK, again.status)
+		r := again.json(t)
+		require.Equal(t, "order-1", r["id"])
+		require.Equal(t, true, r["duplicate"])
+		require.Equal(t, "queued", r["state"])
+	})
+	t.Run("the body's id before the header", func(t *testing.T) {
+		body := `{"id": "order-2", "channel": "telegram", "to": {"contact_id": "c1"}, "text": "hi"}`
+		a := f.do(call{method: "POST", path: "/api/v1/messages", token: tokenA, body: body, header: map[string]string{"Idempotency-Key": "other"}})
+		require.Equal(t, "order-2", a.json(t)["id"])
+	})
+	t.Run("another account's id", func(t *testing.T) {
+		body := `{"id": "order-1", "channel": "telegram", "to": {"contact_id": "c1"}, "text": "hi"}`
+		a := f.do(call{method: "POST", path: "/api/v1/messages", token: tokenB, body: body})
+		require.Equal(t, http.StatusConflict, a.status, "%s", a.body)
+		require.Equal(t, "id", a.problem(t).Errors[0].Field)
+	})
+}
+
+// TestIdempotencyKeyConcurrent sends the same Idempotency-Key 100 times at
+// once: one 202, 99 duplicates, one message.
+func TestIdempotencyKeyConcurrent(t *testing.T) {
+	f := setup(t)
+	const n = 100
+	answers := make([]answer, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			answers[i] = f.do(call{method: "POST", path: "/api/v1/messages", token: tokenA, body: valid,
+				header: map[string]string{"Idempotency-Key": "key-42"}})
+		})
+	}
+	close(start)
+	wg.Wait()
+	created, dups := 0, 0
+	for _, a := range answers {
+		r := a.json(t)
+		require.Equal(t, "key-42", r["id"])
+		switch a.status {
+		case http.StatusAccepted:
+			created++
+			require.Equal(t, false, r["duplicate"])
+		case http.StatusOK:
+			dups++
+			require.Equal(t, true, r["duplicate"])
+		default:
+			t.Fatalf("status %d: %s", a.status, a.body)
+		}
+	}
+	require.Equal(t, 1, created)
+	require.Equal(t, n-1, dups)
+	info, err := asynq.NewInspectorFromRedisClient(f.rdb).GetQueueInfo("sendq:telegram")
+	require.NoError(t, err)
+	require.Equal(t, 1, info.Size, "one message enqueued")
+}
+
+// TestTokenIsolation: an account's token neither reads nor acts on another
+// account's messages; SENDQ_API_TOKEN reaches both.
+func TestTokenIsolation(t *testing.T) {
+	f := setup(t)
+	a := f.do(call{method: "POST", path: "/api/v1/messages", token: tokenA, body: valid})
+	require.Equal(t, http.StatusAccepted, a.status)
+	id := a.json(t)["id"].(string)
+	for _, tc := range []struct {
+		name   string
+		token  string
+		status int
+	}{
+		{"its own account", tokenA, http.StatusOK},
+		{"every account", tokenAll, http.StatusOK},
+		{"another account", tokenB, http.StatusNotFound},
+		{"a wrong token", "nope", http.StatusUnauthorized},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := f.do(call{method: "GET", path: "/api/v1/messages/" + id, token: tc.token, badRequest: tc.status == http.StatusUnauthorized})
+			require.Equal(t, tc.status, got.status, "%s", got.body)
+			if tc.status == http.StatusNotFound {
+				p := got.problem(t)
+				require.NotContains(t, p.Detail, `"a"`, "a 404 tells nothing of the owner")
+			}
+		})
+	}
+	t.Run("sending as another account", func(t *testing.T) {
+		got := f.do(call{method: "POST", path: "/api/v1/messages", token: tokenB, badRequest: true,
+			body: `{"account": "a", "channel": "telegram", "to": {"contact_id": "c1"}, "text": "hi"}`})
+		require.Equal(t, http.StatusForbidden, got.status)
+		require.Equal(t, "account", got.problem(t).Errors[0].Field)
+	})
+	t.Run("every account names one", func(t *testing.T) {
+		got := f.do(call{method: "POST", path: "/api/v1/messages", token: tokenAll,
+			body: `{"account": "b", "channel": "telegram", "to": {"contact_id": "c2"}, "text": "hi"}`})
+		require.Equal(t, http.StatusAccepted, got.status, "%s", got.body)
+		o := f.do(call{method: "GET", path: "/api/v1/messages/" + got.json(t)["id"].(string), token: tokenB})
+		require.Equal(t, "b", o.json(t)["account"])
+	})
+}
+
+// TestNoTokenConfigured: with no token, every request is refused.
+func TestNoTokenConfigured(t *testing.T) {
+	f := setup(t, func(o *setupOptions) {
+		o.accounts = []accounts.Account{{ID: "a"}}
+		o.cfg.Token = ""
+	})
+	for _, token := range []string{"", "anything", tokenA} {
+		a := f.do(call{method: "POST", path: "/api/v1/messages", token: token, body: valid, badRequest: true})
+		require.Equal(t, http.StatusUnauthorized, a.status)
+		a.problem(t)
+	}
+	require.Empty(t, f.keys())
+	doc := f.do(call{method: "GET", path: "/api/v1/openapi.json"})
+	require.Equal(t, http.StatusOK, doc.status, "the document needs no token")
+}
+
+func TestMessageNotFound(t *testing.T) {
+	f := setup(t)
+	a := f.do(call{method: "GET", path: "/api/v1/messages/nope", token: tokenAll})
+	require.Equal(t, http.StatusNotFound, a.status)
+	a.problem(t)
 }

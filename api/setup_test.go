@@ -15,6 +15,7 @@ import (
 	"github.com/pb33f/libopenapi"
 	validator "github.com/pb33f/libopenapi-validator"
 	"github.com/pb33f/libopenapi-validator/config"
+	"github.com/pb33f/libopenapi-validator/content"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
@@ -95,7 +96,14 @@ func (f *fixture) loadValidator() validator.Validator {
 	require.NoError(f.t, err)
 	doc, err := libopenapi.NewDocument(data)
 	require.NoError(f.t, err)
-	v, errs := validator.NewValidator(doc, config.WithFormatAssertions())
+	// A campaign file is text: JSON Lines are read as the string they are,
+	// not as one JSON value.
+	asText := content.DecoderFunc(func(in *content.DecodeInput) (any, error) {
+		b, err := io.ReadAll(in.Body)
+		return string(b), err
+	})
+	v, errs := validator.NewValidator(doc, config.WithFormatAssertions(),
+		config.WithBodyDecoder("application/x-ndjson", asText), config.WithBodyDecoder("application/jsonl", asText))
 	require.Empty(f.t, errs)
 	ok, verrs := v.ValidateDocument()
 	require.True(f.t, ok, "the served OpenAPI document is not valid: %v", verrs)
