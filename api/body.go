@@ -123,7 +123,10 @@ func jsonError(err error) error {
 		return &tasks.ValidationError{Field: field, Reason: "must be " + jsonKind(typ.Type.Kind().String())}
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return &tasks.ValidationError{Field: strings.Trim(name, `"`), Reason: "unknown field"}
+		if name = strings.Trim(name, `"`); name == "" {
+			return &tasks.ValidationError{Field: "body", Reason: `unknown field ""`}
+		}
+		return &tasks.ValidationError{Field: name, Reason: "unknown field"}
 	}
 	return &tasks.ValidationError{Field: "body", Reason: "malformed JSON: " + err.Error()}
 }
