@@ -45,12 +45,11 @@ func (s *Server) postBatch(rw http.ResponseWriter, r *http.Request) error {
 	}
 	sc := scopeOf(r)
 	results := make([]BatchResult, len(b.Messages))
-	type item struct {
-		i       int
-		account string
-		m       tasks.Message
-	}
-	todo := make([]item, 0, len(b.Messages))
+	todo := make([]batchItem, 0, len(b.Messages))
+	// A message whose id stands earlier in the batch goes after the first
+	// one is enqueued, so that the first is the one accepted.
+	var later []batchItem
+	seen := make(map[string]bool, len(b.Messages))
 	for i, raw := range b.Messages {
 		prefix := fmt.Sprintf("messages[%d].", i)
 		body, m, err := DecodeMessage(raw)
@@ -63,12 +62,33 @@ func (s *Server) postBatch(rw http.ResponseWriter, r *http.Request) error {
 			results[i].Error = prefixed(p, prefix)
 			continue
 		}
-		todo = append(todo, item{i, account, m})
+		if m.ID != "" && seen[m.ID] {
+			later = append(later, batchItem{i, account, m})
+			continue
+		}
+		seen[m.ID] = m.ID != ""
+		todo = append(todo, batchItem{i, account, m})
 	}
 
-	work := make(chan item)
+	s.sendAll(r, todo, results)
+	s.sendAll(r, later, results)
+	writeJSON(rw, http.StatusOK, map[string]any{"results": results})
+	return nil
+}
+
+// batchItem is a valid message of a batch, at index i.
+type batchItem struct {
+	i       int
+	account string
+	m       tasks.Message
+}
+
+// sendAll enqueues items, BatchWorkers at a time, and writes each one's
+// result at its index.
+func (s *Server) sendAll(r *http.Request, items []batchItem, results []BatchResult) {
+	work := make(chan batchItem)
 	var wg sync.WaitGroup
-	for range min(s.cfg.BatchWorkers, len(todo)) {
+	for range min(s.cfg.BatchWorkers, len(items)) {
 		wg.Go(func() {
 			for it := range work {
 				rc, err := s.send(r, it.account, it.m)
@@ -84,13 +104,11 @@ func (s *Server) postBatch(rw http.ResponseWriter, r *http.Request) error {
 			}
 		})
 	}
-	for _, it := range todo {
+	for _, it := range items {
 		work <- it
 	}
 	close(work)
 	wg.Wait()
-	writeJSON(rw, http.StatusOK, map[string]any{"results": results})
-	return nil
 }
 
 // prefixed names p's fields as fields of a batch's message.
