@@ -1,7 +1,9 @@
 package api_test
 
 import (
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -76,4 +78,27 @@ func TestCampaigns(t *testing.T) {
 			require.Equal(t, http.StatusNotFound, got.status, "%s", got.body)
 		}
 	})
+}
+
+// TestCampaignOverTheCap: an upload past MaxCampaignBytes is refused with
+// 413 while it streams, and starts nothing.
+func TestCampaignOverTheCap(t *testing.T) {
+	f := setup(t, func(o *setupOptions) { o.cfg.MaxCampaignBytes = 1 << 10 })
+	var file strings.Builder
+	file.WriteString("contact_id\n")
+	for i := 0; file.Len() <= 2<<10; i++ {
+		fmt.Fprintf(&file, "contact-%d\n", i)
+	}
+	for _, ct := range []string{"text/csv", "application/x-ndjson"} {
+		body := file.String()
+		if ct != "text/csv" {
+			body = strings.ReplaceAll(strings.TrimPrefix(body, "contact_id\n"), "contact-", `{"contact_id": "x`)
+			body = strings.ReplaceAll(body, "\n", "\"}\n")
+		}
+		a := f.do(call{method: "POST", path: "/api/v1/campaigns?id=big&channel=telegram&text=hi", token: tokenA, body: body,
+			header: map[string]string{"Content-Type": ct}, badRequest: true})
+		require.Equal(t, http.StatusRequestEntityTooLarge, a.status, "%s: %s", ct, a.body)
+		require.Equal(t, "body", a.problem(t).Errors[0].Field)
+	}
+	require.Empty(t, f.keys())
 }
