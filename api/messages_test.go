@@ -58,17 +58,18 @@ func TestSendIdempotency(t *testing.T) {
 }
 
 // TestIdempotencyKeyConcurrent sends the same Idempotency-Key 100 times at
-// once: one 202, 99 duplicates, one message.
+// once: one 202, 99 duplicates, one message, one API call.
 func TestIdempotencyKeyConcurrent(t *testing.T) {
 	f := setup(t)
 	const n = 100
+	body := `{"channel": "whatsapp", "to": {"phone": "+6591234567"}, "template": {"name": "receipt", "language": "en"}}`
 	answers := make([]answer, n)
 	var wg sync.WaitGroup
 	start := make(chan struct{})
 	for i := range n {
 		wg.Go(func() {
 			<-start
-			answers[i] = f.do(call{method: "POST", path: "/api/v1/messages", token: tokenA, body: valid,
+			answers[i] = f.do(call{method: "POST", path: "/api/v1/messages", token: tokenA, body: body,
 				header: map[string]string{"Idempotency-Key": "key-42"}})
 		})
 	}
@@ -91,9 +92,19 @@ func TestIdempotencyKeyConcurrent(t *testing.T) {
 	}
 	require.Equal(t, 1, created)
 	require.Equal(t, n-1, dups)
-	info, err := asynq.NewInspectorFromRedisClient(f.rdb).GetQueueInfo("sendq:telegram")
+	info, err := asynq.NewInspectorFromRedisClient(f.rdb).GetQueueInfo("sendq:whatsapp")
 	require.NoError(t, err)
 	require.Equal(t, 1, info.Size, "one message enqueued")
+
+	f.runWorker()
+	waitState(t, f, "key-42", "sent")
+	var sends int
+	for _, r := range f.sandbox.Requests() {
+		if r.Channel != "" {
+			sends++
+		}
+	}
+	require.Equal(t, 1, sends, "one API call")
 }
 
 // TestTokenIsolation: an account's token neither reads nor acts on another

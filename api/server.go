@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/sendq/sendq/accounts"
@@ -48,8 +49,8 @@ type Config struct {
 	// BatchWorkers is how many messages of a batch are enqueued at once.
 	// Defaults to 32.
 	BatchWorkers int
-	// Heartbeat is how often an idle event stream sends a comment, and how
-	// long one read of the event stream waits. Defaults to 15 s.
+	// Heartbeat is how often an idle event stream sends a comment. Defaults
+	// to 15 s.
 	Heartbeat time.Duration
 	// Logger defaults to slog.Default(). Tokens and message bodies are never
 	// logged.
@@ -64,6 +65,9 @@ type Server struct {
 	tokens   tokens
 	log      *slog.Logger
 	mux      *http.ServeMux
+
+	closing   chan struct{} // closed by Close
+	closeOnce sync.Once
 }
 
 // Prefix is where the API is mounted: every path of the API starts with it.
@@ -93,9 +97,17 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger = slog.Default()
 	}
 	s := &Server{cfg: cfg, backend: cfg.Backend, accounts: cfg.Accounts,
-		tokens: newTokens(cfg.Token, cfg.Accounts), log: cfg.Logger, mux: http.NewServeMux()}
+		tokens: newTokens(cfg.Token, cfg.Accounts), log: cfg.Logger, mux: http.NewServeMux(),
+		closing: make(chan struct{})}
 	s.routes()
 	return s, nil
+}
+
+// Close ends the event streams (within a few seconds; their clients
+// reconnect with Last-Event-ID), for an http.Server's RegisterOnShutdown:
+// Shutdown waits for handlers, and a stream never ends by itself.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() { close(s.closing) })
 }
 
 // ServeHTTP serves the API's paths (mount it at Prefix).

@@ -43,6 +43,7 @@ const redisSlot = 0
 type fixture struct {
 	t       testing.TB
 	srv     *httptest.Server
+	api     *api.Server
 	rdb     redis.UniversalClient
 	backend *testBackend
 	sandbox *whautomatetest.Server
@@ -80,7 +81,7 @@ func setup(t testing.TB, opts ...func(*setupOptions)) *fixture {
 	require.NoError(t, err)
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
-	f := &fixture{t: t, srv: srv, rdb: rdb, backend: b, sandbox: sandbox}
+	f := &fixture{t: t, srv: srv, api: s, rdb: rdb, backend: b, sandbox: sandbox}
 	f.openapi = f.loadValidator()
 	return f
 }

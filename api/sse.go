@@ -46,18 +46,29 @@ func (s *Server) events(rw http.ResponseWriter, r *http.Request) {
 	if err := w.comment("stream of outcome changes from " + cursorOrNow(cursor)); err != nil {
 		return
 	}
+	wait := min(s.cfg.Heartbeat, eventWait)
+	lastWrite := time.Now()
 	for {
 		for _, ev := range evs {
 			if err := w.event(ev); err != nil {
 				return
 			}
+			lastWrite = time.Now()
 		}
-		if len(evs) == 0 {
+		if len(evs) == 0 && time.Since(lastWrite) >= s.cfg.Heartbeat {
 			if err := w.comment("heartbeat"); err != nil {
 				return
 			}
+			lastWrite = time.Now()
 		}
-		evs, next, err = s.backend.Events(ctx, accts, next, s.cfg.Heartbeat)
+		select {
+		case <-s.closing:
+			return // the server shuts down: the client reconnects with Last-Event-ID
+		case <-ctx.Done():
+			return
+		default:
+		}
+		evs, next, err = s.backend.Events(ctx, accts, next, wait)
 		if err != nil {
 			if ctx.Err() == nil && !errors.Is(err, context.Canceled) {
 				s.log.Error("api: event stream ended", "err", err)
@@ -66,6 +77,11 @@ func (s *Server) events(rw http.ResponseWriter, r *http.Request) {
 		}
 	}
 }
+
+// eventWait is the longest one read of the event stream waits: how long a
+// stream whose client went away, or whose server shuts down, may still hold
+// its Redis connection.
+const eventWait = 2 * time.Second
 
 func cursorOrNow(c string) string {
 	if c == "" {

@@ -261,3 +261,17 @@ func streamLess(a, b string) bool {
 	fmt.Sscanf(b, "%d-%d", &bm, &bs)
 	return am < bm || am == bm && as < bs
 }
+
+// TestEventsEndOnClose: Close (the server's shutdown) ends the streams, which
+// never end by themselves.
+func TestEventsEndOnClose(t *testing.T) {
+	f := setup(t)
+	s := f.connect(tokenA, "")
+	f.api.Close()
+	select {
+	case err := <-s.done:
+		require.NoError(t, err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the stream went on after Close")
+	}
+}

@@ -18,7 +18,7 @@ commands:
   messages CONTACT_ID list a contact's messages (GET /v1/messages/{contactId})
   accounts [--check]  list the configured accounts; check each key
   campaign ...        bulk runs: start, status, pause, resume, cancel
-  dashboard           the web UI and metrics alone, against a Redis
+  dashboard           the web UI, metrics and HTTP API alone, against a Redis
   demo [--once]       the whole system on one machine, no set-up
   bench [flags]       measure sendq against a bare asynq handler (sandbox)
 `
@@ -47,7 +47,8 @@ type help struct {
 // helps are the commands' help, by the name of their flag set.
 var helps = map[string]help{
 	"worker": {"sendq worker", `Runs the send worker and its HTTP server on SENDQ_HTTP_ADDR (/healthz,
-/metrics, the web UI at /monitoring/, POST /webhooks/whautomate) until
+/metrics, the web UI at /monitoring/, POST /webhooks/whautomate, the HTTP
+API at /api/v1/) until
 SIGINT or SIGTERM, then drains: sends in flight get SENDQ_SHUTDOWN_TIMEOUT
 to finish. Run as many workers as you like against one Redis: rate limits,
 windows and campaign state hold for all of them together.`, envNames()},
@@ -86,9 +87,10 @@ their queues, in order.`, []string{"REDIS_URL"}},
 	"campaign cancel": {"sendq campaign cancel ID", `Cancels a campaign: once this returns, none of its messages is sent any
 more, and every unsent one reads cancelled. A cancelled campaign cannot
 start again.`, []string{"REDIS_URL"}},
-	"dashboard": {"sendq dashboard", `Serves the web UI (/monitoring/), /metrics and /healthz on SENDQ_HTTP_ADDR
-against REDIS_URL, sending nothing: to watch workers that run elsewhere.`,
-		[]string{"REDIS_URL", "SENDQ_HTTP_ADDR", "SENDQ_ADMIN_TOKEN", "SENDQ_MONITORING_READONLY", "SENDQ_LOG_FORMAT"}},
+	"dashboard": {"sendq dashboard", `Serves the web UI (/monitoring/), /metrics, /healthz and the HTTP API
+(/api/v1/, with SENDQ_API_TOKEN) on SENDQ_HTTP_ADDR against REDIS_URL,
+sending nothing: to watch workers that run elsewhere, and to enqueue for them.`,
+		[]string{"REDIS_URL", "SENDQ_HTTP_ADDR", "SENDQ_ADMIN_TOKEN", "SENDQ_API_TOKEN", "SENDQ_MONITORING_READONLY", "SENDQ_LOG_FORMAT"}},
 	"demo": {"sendq demo [--once]", `Runs the whole system on one machine with no set-up: an embedded Redis
 (unless REDIS_URL is set), a local Whautomate sandbox, a worker with its
 web UI on SENDQ_HTTP_ADDR (or a free port when that one is taken), and a

@@ -203,6 +203,7 @@ func (a *app) serveHTTP(s workerSetup, w *worker.Worker, reg *prometheus.Registr
 		Redis: s.rdb, Worker: w, WebhookToken: s.acc.WebhookToken, AdminToken: a.env.AdminToken,
 		Gatherer: reg, Monitoring: mon, API: apiSrv,
 	}))
+	hs.srv.RegisterOnShutdown(apiSrv.Close)
 	go func() { hs.done <- hs.srv.Serve(ln) }()
 	a.log.Info("http server listening", "addr", hs.addr)
 	return hs, nil
@@ -326,6 +327,7 @@ func (a *app) dashboard(ctx context.Context, args []string) error {
 	}
 	srv := newHTTPServer(worker.NewHTTPHandler(worker.HTTPConfig{Redis: rdb, AdminToken: a.env.AdminToken,
 		Gatherer: reg, Monitoring: mon, API: apiSrv}))
+	srv.RegisterOnShutdown(apiSrv.Close)
 	ln, err := net.Listen("tcp", a.env.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("SENDQ_HTTP_ADDR %s: %v", a.env.HTTPAddr, err)
