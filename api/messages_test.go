@@ -170,3 +170,22 @@ func TestMessageNotFound(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, a.status)
 	a.problem(t)
 }
+
+func TestUnroutedPaths(t *testing.T) {
+	f := setup(t)
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		allow        string
+	}{
+		{"GET", "/api/v1/messages", http.StatusMethodNotAllowed, "POST"},
+		{"DELETE", "/api/v1/messages/x", http.StatusMethodNotAllowed, "GET"},
+		{"GET", "/api/v1/campaigns/x/pause", http.StatusMethodNotAllowed, "POST"},
+		{"GET", "/api/v1/nothing", http.StatusNotFound, ""},
+	} {
+		a := f.do(call{method: tc.method, path: tc.path, token: tokenA, badRequest: true, undocumented: true})
+		require.Equal(t, tc.status, a.status, "%s %s: %s", tc.method, tc.path, a.body)
+		a.problem(t)
+		require.Equal(t, tc.allow, a.header.Get("Allow"))
+	}
+}

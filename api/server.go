@@ -2,6 +2,8 @@ package api
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -124,9 +126,27 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /api/v1/campaigns/{id}", auth(s.getCampaign))
 	s.mux.Handle("POST /api/v1/campaigns/{id}/{action}", auth(s.controlCampaign))
 	s.mux.Handle("GET /api/v1/events", s.authenticate(http.HandlerFunc(s.events)))
-	s.mux.Handle(Prefix, s.authenticate(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+	s.mux.Handle(Prefix, s.authenticate(http.HandlerFunc(s.unrouted)))
+}
+
+// unrouted answers a path the API does not serve (404), or serves with
+// other methods (405 with Allow).
+func (s *Server) unrouted(rw http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost} {
+		other := r.Clone(r.Context())
+		other.Method = m
+		if _, pattern := s.mux.Handler(other); pattern != Prefix && pattern != "" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) == 0 {
 		writeProblem(rw, notFound("no such path: "+r.URL.Path))
-	})))
+		return
+	}
+	rw.Header().Set("Allow", strings.Join(allow, ", "))
+	writeProblem(rw, &Problem{Type: typeMethod, Title: "Method not allowed", Status: http.StatusMethodNotAllowed,
+		Detail: fmt.Sprintf("%s %s: use %s", r.Method, r.URL.Path, strings.Join(allow, " or "))})
 }
 
 // handlerFunc is a handler that returns its refusal as an error.
