@@ -3,9 +3,9 @@ package api
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
