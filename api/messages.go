@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -96,18 +97,29 @@ func (s *Server) getMessage(rw http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// outcomeJSON is the outcome object with its account.
+// outcomeJSON is the outcome object with its account, written after the id
+// (unless the record carries one already).
 func outcomeJSON(rec *producer.Outcome, account string) json.RawMessage {
 	data, _ := json.Marshal(rec)
-	var obj map[string]json.RawMessage
-	if json.Unmarshal(data, &obj) != nil {
+	var has struct {
+		Account *string `json:"account"`
+	}
+	if account == "" || json.Unmarshal(data, &has) != nil || has.Account != nil {
 		return data
 	}
-	if _, ok := obj["account"]; !ok && account != "" {
-		obj["account"], _ = json.Marshal(account)
+	dec := json.NewDecoder(bytes.NewReader(data))
+	for range 3 { // {, "id", its value
+		if _, err := dec.Token(); err != nil {
+			return data
+		}
 	}
-	out, _ := json.Marshal(obj)
-	return out
+	off := dec.InputOffset()
+	acc, _ := json.Marshal(account)
+	out := make([]byte, 0, len(data)+len(acc)+12)
+	out = append(out, data[:off]...)
+	out = append(out, `,"account":`...)
+	out = append(out, acc...)
+	return append(out, data[off:]...)
 }
 
 func quote(s string) string {

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 
@@ -24,6 +25,7 @@ func TestSendMessage(t *testing.T) {
 
 	got := f.do(call{method: "GET", path: "/api/v1/messages/" + id, token: tokenA})
 	require.Equal(t, http.StatusOK, got.status, "%s", got.body)
+	require.True(t, strings.HasPrefix(string(got.body), `{"id":"`+id+`","account":"a",`), "%s", got.body)
 	o := got.json(t)
 	require.Equal(t, id, o["id"])
 	require.Equal(t, "a", o["account"])
