@@ -27,8 +27,6 @@ type HTTPConfig struct {
 	// WebhookTokens are the X-Webhook-Token each account's webhook calls
 	// must carry, by account id; an account missing or with "" takes none.
 	WebhookTokens map[string]string
-	// API, when set, is mounted at /api/v1/ (the HTTP API).
-	API http.Handler
 	// AdminToken, when set, guards /monitoring/ and /metrics with
 	// Authorization: Bearer <token>.
 	AdminToken string
@@ -36,6 +34,8 @@ type HTTPConfig struct {
 	Gatherer prometheus.Gatherer
 	// Monitoring is mounted at /monitoring/ (see NewMonitoring); nil leaves it out.
 	Monitoring http.Handler
+	// API is mounted at /api/v1/ (package api); nil leaves it out.
+	API http.Handler
 }
 
 // NewHTTPHandler returns the routes of README "HTTP server of `sendq worker`": /healthz, /metrics,

@@ -59,6 +59,9 @@ func (a *app) demo(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if a.env.APIToken == "" {
+		a.env.APIToken = "demo-" + producer.NewID() // the HTTP API needs a token
+	}
 	defer d.sandbox.Close()
 	stopWorker, err := a.startDemoWorker(ctx, rdb, d)
 	if err != nil {
@@ -66,7 +69,8 @@ func (a *app) demo(ctx context.Context, args []string) error {
 	}
 	// However the demo ends, the worker drains before Redis goes away.
 	defer stopWorker()
-	fmt.Fprintf(a.stdout, "worker      running; web UI %s/monitoring/  metrics %s/metrics\n\n", d.base, d.base)
+	fmt.Fprintf(a.stdout, "worker      running; web UI %s/monitoring/  metrics %s/metrics\n", d.base, d.base)
+	fmt.Fprintf(a.stdout, "http api    %s/api/v1/ (OpenAPI: %s/api/v1/openapi.json); try:\n%s\n\n", d.base, d.base, demoCurl(d.base, a.env.APIToken))
 
 	ok, err := a.demoBatch(ctx, rdb, d)
 	if err != nil {
@@ -378,4 +382,11 @@ func demoAccounts(e *env) *accounts.Set {
 		panic(err) // two fixed, valid accounts
 	}
 	return set
+}
+
+// demoCurl is a working curl command that sends a message through the
+// demo's HTTP API.
+func demoCurl(base, token string) string {
+	return fmt.Sprintf("  curl -s -X POST %s/api/v1/messages -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n"+
+		"    -d '{\"channel\": \"telegram\", \"to\": {\"contact_id\": \"demo-api\"}, \"text\": \"Hello from curl\"}'", base, token)
 }

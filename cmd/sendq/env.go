@@ -21,10 +21,12 @@ type env struct {
 	// Accounts are the configured accounts: SENDQ_ACCOUNTS_FILE's, or the
 	// one "default" of the WHAUTOMATE_* and SENDQ_RATE/PACE_* variables
 	// (README "Accounts").
-	Accounts      *accounts.Set
-	HTTPAddr      string
-	Concurrency   int
-	AdminToken    string
+	Accounts    *accounts.Set
+	HTTPAddr    string
+	Concurrency int
+	AdminToken  string
+	// APIToken is the HTTP API's token for every account (SENDQ_API_TOKEN).
+	APIToken      string
 	LogFormat     string
 	ShutdownAfter time.Duration
 	PollInterval  time.Duration
@@ -48,6 +50,7 @@ var envVars = []envVar{
 	{"WHAUTOMATE_LOCATION_ID", "", "sent as location: {id} when set"},
 	{"WHAUTOMATE_RATE_LIMIT", "300/m", "the account's budget: every API request of the account, shared by every worker; 60/m on a trial account; 0 for none"},
 	{"SENDQ_ACCOUNTS_FILE", "", "a YAML file of accounts (README \"Accounts\"); when set, the WHAUTOMATE_* variables are not read"},
+	{"SENDQ_API_TOKEN", "", "bearer token of the HTTP API (/api/v1/) for every account; without one the API answers 401"},
 	{"SENDQ_HTTP_ADDR", "127.0.0.1:8080", "the worker's HTTP server; empty disables it"},
 	{"SENDQ_CONCURRENCY", "50", "concurrent sends per worker process, for each channel"},
 	{"SENDQ_RATE_<CHANNEL>", channelDefaults(accounts.DefaultRates()), "per-channel limit shared by every worker on the same Redis: N/s, N/m, N/h, or 0 for none"},
@@ -105,6 +108,7 @@ func loadEnv(lookup func(string) (string, bool)) (*env, error) {
 		RedisURL:    get("REDIS_URL"),
 		HTTPAddr:    get("SENDQ_HTTP_ADDR"),
 		AdminToken:  get("SENDQ_ADMIN_TOKEN"),
+		APIToken:    get("SENDQ_API_TOKEN"),
 		LogFormat:   get("SENDQ_LOG_FORMAT"),
 		CallbackURL: get("SENDQ_CALLBACK_URL"),
 		CallbackKey: get("SENDQ_CALLBACK_SECRET"),

@@ -19,7 +19,7 @@ commands:
   accounts [--check]  list the configured accounts; check each key
   campaign ...        bulk runs: start, status, pause, resume, cancel
   optout ...          the opt-out list: add, remove, check, list, import
-  dashboard           the web UI and metrics alone, against a Redis
+  dashboard           the web UI, metrics and HTTP API alone, against a Redis
   demo [--once]       the whole system on one machine, no set-up
   bench [flags]       measure sendq against a bare asynq handler (sandbox)
 `
@@ -48,7 +48,8 @@ type help struct {
 // helps are the commands' help, by the name of their flag set.
 var helps = map[string]help{
 	"worker": {"sendq worker", `Runs the send worker and its HTTP server on SENDQ_HTTP_ADDR (/healthz,
-/metrics, the web UI at /monitoring/, POST /webhooks/whautomate) until
+/metrics, the web UI at /monitoring/, POST /webhooks/whautomate, the HTTP
+API at /api/v1/) until
 SIGINT or SIGTERM, then drains: sends in flight get SENDQ_SHUTDOWN_TIMEOUT
 to finish. Run as many workers as you like against one Redis: rate limits,
 windows and campaign state hold for all of them together.`, envNames()},
@@ -112,9 +113,10 @@ kind (phone or contact_id), identifier, and when the recipient opted out.`,
 	"optout import": {"sendq optout import [--account A] FILE", `Adds every row of FILE to the account's opt-out list: CSV with a header
 row of channel, and phone and/or contact_id. A bad row exits 2 naming its
 line and field, and nothing is imported.`, []string{"REDIS_URL", "SENDQ_ACCOUNTS_FILE"}},
-	"dashboard": {"sendq dashboard", `Serves the web UI (/monitoring/), /metrics and /healthz on SENDQ_HTTP_ADDR
-against REDIS_URL, sending nothing: to watch workers that run elsewhere.`,
-		[]string{"REDIS_URL", "SENDQ_HTTP_ADDR", "SENDQ_ADMIN_TOKEN", "SENDQ_MONITORING_READONLY", "SENDQ_LOG_FORMAT"}},
+	"dashboard": {"sendq dashboard", `Serves the web UI (/monitoring/), /metrics, /healthz and the HTTP API
+(/api/v1/, with SENDQ_API_TOKEN) on SENDQ_HTTP_ADDR against REDIS_URL,
+sending nothing: to watch workers that run elsewhere, and to enqueue for them.`,
+		[]string{"REDIS_URL", "SENDQ_HTTP_ADDR", "SENDQ_ADMIN_TOKEN", "SENDQ_API_TOKEN", "SENDQ_MONITORING_READONLY", "SENDQ_LOG_FORMAT"}},
 	"demo": {"sendq demo [--once]", `Runs the whole system on one machine with no set-up: an embedded Redis
 (unless REDIS_URL is set), a local Whautomate sandbox, a worker with its
 web UI on SENDQ_HTTP_ADDR (or a free port when that one is taken), and a

@@ -19,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sendq/sendq/accounts"
+	"github.com/sendq/sendq/api"
 	"github.com/sendq/sendq/internal/redisurl"
 	"github.com/sendq/sendq/worker"
 )
@@ -193,16 +194,19 @@ func (a *app) serveHTTP(s workerSetup, w *worker.Worker, reg *prometheus.Registr
 			return nil, fmt.Errorf("SENDQ_HTTP_ADDR %s: %v", s.httpAddr, err)
 		}
 	}
+	apiSrv, err := newAPI(s.rdb, a.env.Accounts, a.env.APIToken, a.log)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
 	hs.addr = ln.Addr().String()
 	mon := worker.NewMonitoring(urlConn{a.env.RedisURL}, a.env.ReadOnlyUI)
 	hs.mon = mon
-	hs.srv = &http.Server{
-		Handler: worker.NewHTTPHandler(worker.HTTPConfig{
-			Redis: s.rdb, Worker: w, WebhookTokens: webhookTokens(s.set), AdminToken: a.env.AdminToken,
-			Gatherer: reg, Monitoring: mon,
-		}),
-		ReadHeaderTimeout: 10 * time.Second,
-	}
+	hs.srv = newHTTPServer(worker.NewHTTPHandler(worker.HTTPConfig{
+		Redis: s.rdb, Worker: w, WebhookTokens: webhookTokens(s.set), AdminToken: a.env.AdminToken,
+		Gatherer: reg, Monitoring: mon, API: apiSrv,
+	}))
+	hs.srv.RegisterOnShutdown(apiSrv.Close)
 	go func() { hs.done <- hs.srv.Serve(ln) }()
 	a.log.Info("http server listening", "addr", hs.addr)
 	return hs, nil
@@ -215,6 +219,14 @@ func webhookTokens(set *accounts.Set) map[string]string {
 		tokens[acc.ID] = acc.WebhookToken
 	}
 	return tokens
+}
+
+// newHTTPServer is the HTTP server of worker and dashboard, with timeouts
+// that let go of slow and idle clients (the API's event stream extends its
+// own write deadline).
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: api.ReadHeaderTimeout, ReadTimeout: api.ReadTimeout,
+		WriteTimeout: api.WriteTimeout, IdleTimeout: api.IdleTimeout}
 }
 
 // shutdown stops the server, giving requests under way 5 s.
@@ -326,12 +338,13 @@ func (a *app) dashboard(ctx context.Context, args []string) error {
 	reg.MustRegister(worker.NewCollector(rdb, a.log, ids))
 	mon := worker.NewMonitoring(urlConn{a.env.RedisURL}, a.env.ReadOnlyUI)
 	defer mon.Close()
-	srv := &http.Server{
-		Addr: a.env.HTTPAddr,
-		Handler: worker.NewHTTPHandler(worker.HTTPConfig{Redis: rdb, AdminToken: a.env.AdminToken,
-			Gatherer: reg, Monitoring: mon}),
-		ReadHeaderTimeout: 10 * time.Second,
+	apiSrv, err := newAPI(rdb, a.env.Accounts, a.env.APIToken, a.log)
+	if err != nil {
+		return err
 	}
+	srv := newHTTPServer(worker.NewHTTPHandler(worker.HTTPConfig{Redis: rdb, AdminToken: a.env.AdminToken,
+		Gatherer: reg, Monitoring: mon, API: apiSrv}))
+	srv.RegisterOnShutdown(apiSrv.Close)
 	ln, err := net.Listen("tcp", a.env.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("SENDQ_HTTP_ADDR %s: %v", a.env.HTTPAddr, err)
