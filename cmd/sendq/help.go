@@ -63,8 +63,8 @@ marketing templates only. Bad input exits 2 naming the flag, and enqueues
 nothing.`, []string{"REDIS_URL"}},
 	"status": {"sendq status ID [--json]", `Prints one message's recorded outcome: id, state, channel/kind, attempts,
 and the upstream id or the error when there is one. States: queued,
-scheduled, waiting_session, retrying, sent, failed, expired, cancelled
-(README "Outcome states"). An unknown id exits 1 with "not found".`, []string{"REDIS_URL"}},
+scheduled (with its reason and not_before), waiting_session, retrying, sent,
+failed, expired, cancelled, suppressed (README "Outcome states"). An unknown id exits 1 with "not found".`, []string{"REDIS_URL"}},
 	"messages": {"sendq messages CONTACT_ID [--page N] [--limit N] [--json]", `Lists a contact's messages through Whautomate's GET /v1/messages/{contactId},
 one a line: time, direction (in/out), channel, type, status, text.`,
 		[]string{"SENDQ_ACCOUNTS_FILE", "WHAUTOMATE_BASE_URL", "WHAUTOMATE_API_KEY", "WHAUTOMATE_LOCATION_ID"}},
