@@ -36,6 +36,7 @@ const (
 	StateFailed         = outcome.Failed
 	StateExpired        = outcome.Expired
 	StateCancelled      = outcome.Cancelled
+	StateSuppressed     = outcome.Suppressed
 )
 
 // States lists every state, unfinished ones first.

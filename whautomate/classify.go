@@ -38,6 +38,10 @@ const (
 	// AccountBlocked: Meta 368, 131031, 131042, 131048. Stop the channel and
 	// alert.
 	AccountBlocked
+	// MarketingCapped: Meta 131049, the per-user marketing cap ("to
+	// maintain healthy ecosystem engagement"). Do not retry that message
+	// within 24 hours; no other recipient is affected.
+	MarketingCapped
 )
 
 var classNames = [...]string{
@@ -49,6 +53,7 @@ var classNames = [...]string{
 	Permanent:            "permanent",
 	Configuration:        "configuration",
 	AccountBlocked:       "account_blocked",
+	MarketingCapped:      "marketing_capped",
 }
 
 // String returns the class in snake_case, as used in logs and metrics.
@@ -86,8 +91,8 @@ var invalidLocationText = regexp.MustCompile(`(?i)invalid\s*location\s*id`)
 //  2. Any error that is not an *APIError (a *TransportError, a context or
 //     net error, anything else) is Transient.
 //  3. An upstream code decides over the HTTP status: rate-limit codes, then
-//     131056, then the session-closed codes or wording, then the other codes
-//     of the table.
+//     131056 and 131049, then the session-closed codes or wording, then the
+//     other codes of the table.
 //  4. Then the status: 429 is RateLimited; 401 and 403 Configuration, and
 //     404 "Invalid locationId" (a wrong location is the account's, not one
 //     message's: holding fails nothing while it is fixed); 408
@@ -114,6 +119,8 @@ func Classify(err error) Class {
 			return RateLimited
 		case c == 131056:
 			return RecipientRateLimited
+		case c == 131049:
+			return MarketingCapped
 		case c == 131047 || (c == 10 && ae.Subcode == 2018278):
 			return SessionClosed
 		}

@@ -41,6 +41,9 @@ func TestClassify(t *testing.T) {
 		// Row: Meta 131056 (pair rate) → that recipient only.
 		{"recipient_rate_limited/code 131056", code(400, 131056), RecipientRateLimited},
 		{"recipient_rate_limited/code 131056 in a 429", code(429, 131056), RecipientRateLimited},
+		// Row: Meta 131049 (per-user marketing cap) → not that message for 24 h.
+		{"marketing_capped/code 131049", code(400, 131049), MarketingCapped},
+		{"marketing_capped/code 131049 in a 429", code(429, 131049), MarketingCapped},
 
 		// Row: 131047, 10/2018278, or the 24-hour wording → session closed.
 		{"session_closed/code 131047", code(400, 131047), SessionClosed},
@@ -118,7 +121,7 @@ func TestClassify(t *testing.T) {
 		{"unknown/plain error", errors.New("something odd"), Transient},
 		{"unknown/2xx failure without code", &APIError{Status: 200, Message: "failed"}, Transient},
 		{"unknown/3xx", &APIError{Status: 302}, Transient},
-		{"unknown/code not in the table in a 500", code(500, 131049), Transient},
+		{"unknown/code not in the table in a 500", code(500, 131099), Transient},
 
 		// Priorities: a code decides over the status.
 		{"priority/400 with 131047 is session closed", code(400, 131047), SessionClosed},
@@ -129,7 +132,7 @@ func TestClassify(t *testing.T) {
 		{"priority/401 with 131047 is session closed", code(401, 131047), SessionClosed},
 		{"priority/code 10 with window wording but no subcode is session closed",
 			&APIError{Status: 400, Code: 10, HasCode: true, Message: "(#10) This message is sent outside of allowed window."}, SessionClosed},
-		{"priority/unknown code falls back to 400", code(400, 131049), Permanent},
+		{"priority/unknown code falls back to 400", code(400, 131099), Permanent},
 		{"priority/unknown code falls back to 401", code(401, 12345), Configuration},
 		{"priority/no code: code 0 is not assumed", &APIError{Status: 400, Code: 0}, Permanent},
 		{"priority/wrapped api error", fmt.Errorf("worker: %w", code(400, 131047)), SessionClosed},
@@ -154,6 +157,7 @@ func TestClassString(t *testing.T) {
 		{Permanent, "permanent"},
 		{Configuration, "configuration"},
 		{AccountBlocked, "account_blocked"},
+		{MarketingCapped, "marketing_capped"},
 		{Class(-1), "unknown"},
 		{Class(99), "unknown"},
 	}

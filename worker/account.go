@@ -3,7 +3,9 @@ package worker
 import (
 	"errors"
 	"fmt"
+	"time"
 
+	"github.com/sendq/sendq/compliance"
 	"github.com/sendq/sendq/internal/keys"
 	"github.com/sendq/sendq/ratelimit"
 	"github.com/sendq/sendq/tasks"
@@ -30,6 +32,16 @@ type Account struct {
 	// RecipientLimits per channel. Defaults to DefaultRecipientLimits when
 	// nil.
 	RecipientLimits map[tasks.Channel]ratelimit.Limit
+	// QuietHours is when the account's marketing templates wait, in the
+	// recipient's local time (README "Compliance"). The zero value is none.
+	QuietHours compliance.QuietHours
+	// Timezone is the zone of recipients whose phone number tells none
+	// (contact and client ids). Defaults to UTC.
+	Timezone *time.Location
+	// MessagingLimit is the account's WhatsApp messaging limit: the unique
+	// recipients its conversation-opening templates may reach in any
+	// rolling 24 hours. 0 is unlimited.
+	MessagingLimit int
 }
 
 // account is an Account as the chain uses it: its limits spaced and its
@@ -44,6 +56,11 @@ type account struct {
 	// budget, one gate for all the account's channels, since the budget
 	// binds them together; without, one per limited channel.
 	gates map[tasks.Channel]*gate
+
+	quiet    compliance.QuietHours
+	timezone *time.Location
+	msgLimit int // 0: unlimited
+	space    keys.Space
 }
 
 // newAccount checks a and makes its chain's view.
@@ -60,7 +77,14 @@ func newAccount(a Account, concurrency int) (*account, error) {
 	if a.RecipientLimits == nil {
 		a.RecipientLimits = DefaultRecipientLimits
 	}
-	ac := &account{id: a.ID, api: a.API, budget: space(a.Budget), limits: spaced(a.Limits), paces: spaced(a.RecipientLimits)}
+	if a.MessagingLimit < 0 {
+		return nil, fmt.Errorf("worker: account %s: negative MessagingLimit", a.ID)
+	}
+	if a.Timezone == nil {
+		a.Timezone = time.UTC
+	}
+	ac := &account{id: a.ID, api: a.API, budget: space(a.Budget), limits: spaced(a.Limits), paces: spaced(a.RecipientLimits),
+		quiet: a.QuietHours, timezone: a.Timezone, msgLimit: a.MessagingLimit, space: keys.Account(a.ID)}
 	if ac.budget.IsZero() {
 		ac.gates = newGates(ac.limits, concurrency)
 		return ac, nil

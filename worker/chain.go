@@ -18,7 +18,8 @@ import (
 
 // handle is the chain every message goes through: decode → expiry and
 // schedule → lease (finished? another run sending it?) → campaign (cancelled
-// or paused?) → session window → rate limit → API call → classify → record.
+// or paused?) → compliance (opted out? quiet hours? messaging limit?) →
+// session window → rate limit → API call → classify → record.
 // Each stage has a file of its own; run lists them in order.
 //
 // Its result tells asynq what to do: nil (done), a deferral (come back later,
@@ -61,6 +62,7 @@ type job struct {
 	pre     *ratelimit.Reservation         // a slot reserved with the claim
 
 	campaignAt time.Time // when the campaign's state was last looked at
+	screen     screen    // what the compliance stage learnt with the claim
 }
 
 // errDone ends a run that has nothing left to do (the message is finished,
@@ -74,12 +76,19 @@ func (j *job) run(ctx context.Context) error {
 	if err := j.checkExpiry(ctx, now); err != nil { // expiry.go: expired, or not due yet
 		return err
 	}
+	now, err := j.awaitRelease(ctx, now) // compliance.go: quiet hours ending in a moment
+	if err != nil {
+		return err
+	}
 	// The claim may take a place in the channel's gate.
 	defer j.leaveGate()
 	if err := j.claim(ctx, now); err != nil { // lease.go: the send lease
 		return err
 	}
 	if err := j.checkCampaign(); err != nil { // campaign.go: cancelled or paused
+		return err
+	}
+	if err := j.checkCompliance(ctx); err != nil { // compliance.go: opt-outs, quiet hours, messaging limit
 		return err
 	}
 	if err := j.awaitReplicas(ctx); err != nil { // replicas.go: the lease safe from a failover

@@ -72,6 +72,13 @@ func (l *lease) ParkForWindow(ctx context.Context, reason string, calls int, win
 	return l.records.ParkForWindow(ctx, l.m, l.token, reason, calls, window, l.now())
 }
 
+// Hold sets the message aside until sched.NotBefore, for sched.Reason,
+// as scheduled, and gives the lease back.
+func (l *lease) Hold(ctx context.Context, sched outcome.Schedule) error {
+	_, err := l.records.Hold(ctx, l.m, l.token, sched, l.now())
+	return err
+}
+
 // MarkAmbiguous notes that the run's call may have sent the message without
 // an answer: the next run checks before sending again.
 func (l *lease) MarkAmbiguous(ctx context.Context) error {
@@ -83,20 +90,27 @@ func (l *lease) MarkAmbiguous(ctx context.Context) error {
 // comes back when that lease ends). The claim goes to Redis in one round
 // trip with what comes next: the session window to look up (text and media
 // on a channel with one), or else the rate-limit reservation (a slot taken
-// by a message that turns out finished is simply not used).
+// by a message that turns out finished is simply not used), and what the
+// compliance stage asks (a marketing template's opt-out, a template's window
+// for the messaging limit; such a message reserves its slot after that
+// stage).
 func (j *job) claim(ctx context.Context, now time.Time) error {
 	w, m := j.w, j.m
 	windowed := w.windows.Applies(m)
 	j.inGate = !windowed && j.gate().tryEnter()
 	var claimed func() (outcome.Claim, error)
 	var reserved func() (ratelimit.Reservation, error)
+	// A message the compliance stage may set aside reserves its slot after
+	// it: a slot reserved for a message that does not go is lost to others.
+	screened := m.IsMarketing() || j.limited()
 	w.batch.do(ctx, func(p redis.Pipeliner) {
 		claimed = j.lease.ClaimIn(ctx, p, j.leaseTime(), now)
 		if windowed {
 			j.looked = w.windows.LookupIn(ctx, p, m, now)
-		} else if j.inGate {
+		} else if j.inGate && !screened {
 			reserved = w.slots.ReserveIn(ctx, p, j.slotRequest())
 		}
+		j.screenIn(ctx, p, now) // compliance.go: the opt-out list, the window for the messaging limit
 	})
 	c, err := claimed()
 	if err != nil {

@@ -22,6 +22,9 @@ type Metrics struct {
 	missed   *prometheus.CounterVec
 	holds    *prometheus.CounterVec
 	ambig    *prometheus.CounterVec
+	supp     *prometheus.CounterVec
+	compHold *prometheus.CounterVec
+	keywords *prometheus.CounterVec
 	invalids prometheus.Counter
 }
 
@@ -66,12 +69,24 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "sendq_ambiguous_sends_total",
 			Help: "Messages whose earlier attempt died mid-send: found already sent, or sent again.",
 		}, []string{"outcome"}),
+		supp: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sendq_suppressed_total",
+			Help: "Messages suppressed without a call, by account, channel and reason (opted_out: a marketing template to an opted-out recipient).",
+		}, []string{"account", "channel", "reason"}),
+		compHold: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sendq_compliance_holds_total",
+			Help: "Times a message was held (scheduled) by a compliance rule, by account, channel and reason (quiet_hours, messaging_limit).",
+		}, []string{"account", "channel", "reason"}),
+		keywords: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sendq_optout_keywords_total",
+			Help: "Incoming messages that were an opt-out or opt-in keyword, by account, channel and action (opt_out, opt_in).",
+		}, []string{"account", "channel", "action"}),
 		invalids: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sendq_invalid_tasks_total",
 			Help: "Tasks whose payload could not be decoded (failed without retry).",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.handled, m.duration, m.calls, m.latency, m.waits, m.waitSecs, m.missed, m.holds, m.ambig, m.invalids} {
+	for _, c := range []prometheus.Collector{m.handled, m.duration, m.calls, m.latency, m.waits, m.waitSecs, m.missed, m.holds, m.ambig, m.supp, m.compHold, m.keywords, m.invalids} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -118,6 +133,24 @@ func (m *Metrics) slotMissed(account string, ch tasks.Channel) {
 func (m *Metrics) held(account string, ch tasks.Channel, c whautomate.Class) {
 	if m != nil {
 		m.holds.WithLabelValues(account, string(ch), c.String()).Inc()
+	}
+}
+
+func (m *Metrics) suppressed(account string, ch tasks.Channel, reason string) {
+	if m != nil {
+		m.supp.WithLabelValues(account, string(ch), reason).Inc()
+	}
+}
+
+func (m *Metrics) heldFor(account string, ch tasks.Channel, reason string) {
+	if m != nil {
+		m.compHold.WithLabelValues(account, string(ch), reason).Inc()
+	}
+}
+
+func (m *Metrics) keyword(account string, ch tasks.Channel, action string) {
+	if m != nil {
+		m.keywords.WithLabelValues(account, string(ch), action).Inc()
 	}
 }
 

@@ -18,6 +18,8 @@ import (
 type deferral struct {
 	reason string
 	in     time.Duration
+	// exact: come back at in, not a second later (see deferUntil).
+	exact bool
 }
 
 func (d *deferral) Error() string {
@@ -25,6 +27,15 @@ func (d *deferral) Error() string {
 }
 
 func deferFor(in time.Duration, reason string) error { return &deferral{reason: reason, in: in} }
+
+// deferUntil is deferFor for a hold with a release instant (quiet hours, the
+// messaging limit), which must come back within a second of it: asynq keeps
+// retry times in whole seconds, so the task comes back up to a second early
+// (never late, but for the forwarder's tick), and the compliance stage
+// waits the rest out in place (see releaseWait).
+func deferUntil(in time.Duration, reason string) error {
+	return &deferral{reason: reason, in: in, exact: true}
+}
 
 // isFailure tells asynq which errors use up an attempt: all but deferrals.
 func isFailure(err error) bool {
@@ -37,6 +48,9 @@ func isFailure(err error) bool {
 // with jitter, at most maxBackoff.
 func retryDelay(n int, err error, _ *asynq.Task) time.Duration {
 	var d *deferral
+	if errors.As(err, &d) && d.exact {
+		return max(d.in, 0)
+	}
 	if errors.As(err, &d) {
 		// asynq keeps retry times in whole seconds and may run a task up to a
 		// second early: add one so that "no sooner than" holds.

@@ -56,6 +56,7 @@ var actions = map[whautomate.Class]func(*job, context.Context, answer) error{
 	whautomate.Configuration:        (*job).hold,
 	whautomate.AccountBlocked:       (*job).hold,
 	whautomate.Transient:            (*job).transient,
+	whautomate.MarketingCapped:      (*job).marketingCapped,
 }
 
 // attemptLog is the run's logger naming the attempt that made the call.
@@ -81,6 +82,7 @@ func (j *job) failed(ctx context.Context, a answer) error {
 // fail records the message failed for good, for reason, and tells asynq not
 // to retry.
 func (j *job) fail(ctx context.Context, reason string, cause error) error {
+	j.forgetPlace(ctx) // the send did not go: its messaging-limit place is free
 	if err := j.finish(ctx, outcome.Result{State: outcome.Failed, Calls: 1, Error: reason}); err != nil {
 		return err
 	}
@@ -97,6 +99,7 @@ func (j *job) outsideWindow(ctx context.Context, a answer) error {
 	if err := j.w.windows.RecordClosed(ctx, j.m, a.at); err != nil {
 		return j.release(ctx, err)
 	}
+	j.forgetPlace(ctx)
 	const reason = "the upstream refused it as outside the 24-hour window"
 	if err := j.park(ctx, 1, reason); !errors.Is(err, errWindowOpen) {
 		return err
@@ -104,6 +107,22 @@ func (j *job) outsideWindow(ctx context.Context, a answer) error {
 	j.result = "window_reopened"
 	return j.retryLater(ctx, 0, reason+"; the contact has written since", a.err)
 }
+
+// marketingCapped answers Meta 131049, the per-user marketing cap: the
+// recipient has had their share of marketing for now, so this message is
+// not tried again for 24 hours (or until its expiry, which then ends it);
+// nothing else waits. The send did not go: its messaging-limit place is
+// given back.
+func (j *job) marketingCapped(ctx context.Context, a answer) error {
+	j.forgetPlace(ctx)
+	d := min(marketingCapWait, max(j.expiresAt().Sub(j.w.now()), 0))
+	j.attemptLog().Info("per-user marketing cap: not retried for 24 hours", "retry_in", d, "error", logErr(a.err))
+	return j.retryLater(ctx, d, "per-user marketing cap (Meta 131049): not retried within 24 hours", a.err)
+}
+
+// marketingCapWait is how long a message Meta refused with 131049 waits
+// (docs/whautomate-api.md).
+const marketingCapWait = 24 * time.Hour
 
 // rateLimited cools down for as long as the upstream asks (a second if it
 // does not say) and brings the message back then: the whole account after

@@ -6,13 +6,16 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sendq/sendq/internal/keys"
+	"github.com/sendq/sendq/internal/msglimit"
+	"github.com/sendq/sendq/internal/optout"
 	"github.com/sendq/sendq/internal/outcome"
 	"github.com/sendq/sendq/internal/session"
 	"github.com/sendq/sendq/ratelimit"
 	"github.com/sendq/sendq/tasks"
 )
 
-// The send chain meets Redis through three small interfaces, each what the
+// The send chain meets Redis through five small interfaces, each what the
 // chain asks of one store: New wires the real stores, and a test may put in
 // one that fails. (The API is the fourth: see API.)
 
@@ -24,6 +27,7 @@ type records interface {
 	ReturnLease(ctx context.Context, m *tasks.Message, token string, now time.Time) error
 	Retry(ctx context.Context, m *tasks.Message, token, reason string, calls int, now time.Time) error
 	ParkForWindow(ctx context.Context, m *tasks.Message, token, reason string, calls int, window time.Duration, now time.Time) (opened bool, err error)
+	Hold(ctx context.Context, m *tasks.Message, token string, sched outcome.Schedule, now time.Time) (outcome.State, error)
 	MarkAmbiguous(ctx context.Context, m *tasks.Message) error
 	CampaignStateOf(ctx context.Context, account, id string) (outcome.CampaignState, error)
 }
@@ -48,8 +52,22 @@ type slots interface {
 	PenalizeRecipient(ctx context.Context, t ratelimit.Target) (time.Duration, error)
 }
 
+// optOuts is what the chain asks of the opt-out list (*optout.Store).
+type optOuts interface {
+	CheckIn(ctx context.Context, pipe redis.Pipeliner, space keys.Space, ch tasks.Channel, r tasks.Recipient) func() (bool, error)
+}
+
+// msgLimits is what the chain asks of the messaging-limit count
+// (*msglimit.Store).
+type msgLimits interface {
+	Take(ctx context.Context, space keys.Space, recipient string, limit int, transactional bool, now time.Time) (ok bool, notBefore time.Time, err error)
+	Forget(ctx context.Context, space keys.Space, recipient string, now time.Time) (bool, error)
+}
+
 var (
-	_ records = (*outcome.Store)(nil)
-	_ windows = (*session.Store)(nil)
-	_ slots   = (*ratelimit.Limiter)(nil)
+	_ optOuts   = (*optout.Store)(nil)
+	_ msgLimits = (*msglimit.Store)(nil)
+	_ records   = (*outcome.Store)(nil)
+	_ windows   = (*session.Store)(nil)
+	_ slots     = (*ratelimit.Limiter)(nil)
 )

@@ -12,7 +12,10 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sendq/sendq/accounts"
+	"github.com/sendq/sendq/compliance"
 	"github.com/sendq/sendq/internal/keys"
+	"github.com/sendq/sendq/internal/msglimit"
+	"github.com/sendq/sendq/internal/optout"
 	"github.com/sendq/sendq/internal/outcome"
 	"github.com/sendq/sendq/internal/session"
 	"github.com/sendq/sendq/ratelimit"
@@ -143,6 +146,10 @@ type Config struct {
 	Retention time.Duration
 	// AutoPause stops a campaign whose failure rate passes a threshold.
 	AutoPause outcome.AutoPause
+	// Keywords are the whole-message keywords of an incoming message that
+	// put its sender on the opt-out list or take them off (README
+	// "Compliance"). Defaults to compliance.DefaultKeywords() when nil.
+	Keywords *compliance.Keywords
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// Metrics, when set, receives the worker's measurements.
@@ -158,9 +165,13 @@ type Worker struct {
 	accts    map[string]*account // by id
 	outcomes *outcome.Store      // for the webhook and tests; the chain asks records
 	sessions *session.Store      // for the webhook; the chain asks windows
+	optouts  *optout.Store       // for the webhook; the chain asks optOuts
+	keywords compliance.Keywords // the webhook's opt-out and opt-in keywords
 	records  records             // the outcome store, as the send chain asks it
 	windows  windows             // the session store, as the send chain asks it
 	slots    slots               // the rate limiter
+	optOuts  optOuts             // the opt-out list, as the send chain asks it
+	limits   msgLimits           // the messaging-limit count
 	batch    *batcher            // the claims and outcomes of handlers
 	ins      *asynq.Inspector
 	log      *slog.Logger
@@ -208,6 +219,10 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Keywords == nil {
+		k := compliance.DefaultKeywords()
+		cfg.Keywords = &k
+	}
 	return cfg, nil
 }
 
@@ -229,6 +244,14 @@ func New(cfg Config) (*Worker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
 	}
+	optouts, err := optout.New(cfg.Redis, optout.Config{})
+	if err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
+	}
+	limits, err := msglimit.New(cfg.Redis, msglimit.Config{})
+	if err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
+	}
 	accts, err := cfg.accounts()
 	if err != nil {
 		return nil, err
@@ -242,6 +265,10 @@ func New(cfg Config) (*Worker, error) {
 		records:  outcomes,
 		windows:  sessions,
 		slots:    limiter,
+		optouts:  optouts,
+		optOuts:  optouts,
+		limits:   limits,
+		keywords: *cfg.Keywords,
 		batch:    &batcher{rdb: cfg.Redis},
 		ins:      asynq.NewInspectorFromRedisClient(cfg.Redis),
 		log:      cfg.Logger,

@@ -14,8 +14,7 @@ import (
 )
 
 // accountSet is the configured accounts for a command that calls the API
-// (cmd names it in errors): every account needs its key, and no account
-// may ask for what this version does not apply.
+// (cmd names it in errors): every account needs its key.
 func (a *app) accountSet(cmd string) (*accounts.Set, error) {
 	set := a.env.Accounts
 	if set == nil {
@@ -23,11 +22,6 @@ func (a *app) accountSet(cmd string) (*accounts.Set, error) {
 	}
 	if err := set.RequireKeys(); err != nil {
 		return nil, usagef("%v by sendq %s", err, cmd)
-	}
-	for _, acc := range set.All() {
-		if err := notApplied(acc); err != nil {
-			return nil, usagef("%v", err)
-		}
 	}
 	return set, nil
 }
@@ -49,18 +43,6 @@ func pickAccount(set *accounts.Set, id string) (accounts.Account, error) {
 		return acc, usagef("--account (account): %v", err)
 	}
 	return acc, nil
-}
-
-// notApplied refuses the settings of README "Accounts" that this version
-// does not apply yet, rather than take them and send as if they held.
-func notApplied(acc accounts.Account) error {
-	switch {
-	case !acc.QuietHours.IsZero():
-		return fmt.Errorf("account %s: quiet_hours (SENDQ_QUIET_HOURS): not applied by this version of sendq; unset it", acc.ID)
-	case acc.MessagingLimit != accounts.Unlimited:
-		return fmt.Errorf("account %s: messaging_limit (SENDQ_MESSAGING_LIMIT): not applied by this version of sendq; unset it", acc.ID)
-	}
-	return nil
 }
 
 func apiClient(acc accounts.Account) (*whautomate.Client, error) {

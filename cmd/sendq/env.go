@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sendq/sendq/accounts"
+	"github.com/sendq/sendq/compliance"
 	"github.com/sendq/sendq/ratelimit"
 	"github.com/sendq/sendq/tasks"
 )
@@ -35,6 +36,9 @@ type env struct {
 	ReadOnlyUI    bool
 	CallbackURL   string
 	CallbackKey   string
+	// Keywords are the webhook's opt-out and opt-in keywords
+	// (SENDQ_OPTOUT_KEYWORDS, SENDQ_OPTIN_KEYWORDS).
+	Keywords compliance.Keywords
 }
 
 // envVar is one variable sendq reads, with its default and meaning: loadEnv
@@ -55,6 +59,11 @@ var envVars = []envVar{
 	{"SENDQ_CONCURRENCY", "50", "concurrent sends per worker process, for each channel"},
 	{"SENDQ_RATE_<CHANNEL>", channelDefaults(accounts.DefaultRates()), "per-channel limit shared by every worker on the same Redis: N/s, N/m, N/h, or 0 for none"},
 	{"SENDQ_PACE_<CHANNEL>", channelDefaults(accounts.DefaultPaces()), "per-recipient pace: N/duration[:burst]"},
+	{"SENDQ_QUIET_HOURS", "", "HH:MM-HH:MM in the recipient's local time: marketing templates wait until it ends"},
+	{"SENDQ_TIMEZONE", "UTC", "the zone of recipients whose phone number tells none (contact and client ids)"},
+	{"SENDQ_MESSAGING_LIMIT", "unlimited", "the WhatsApp messaging limit tier: 250, 2000, 10000, 100000 or unlimited"},
+	{"SENDQ_OPTOUT_KEYWORDS", strings.Join(compliance.DefaultOptOut, ","), "comma-separated whole-message keywords that opt the sender out of marketing"},
+	{"SENDQ_OPTIN_KEYWORDS", strings.Join(compliance.DefaultOptIn, ","), "comma-separated whole-message keywords that opt the sender back in"},
 	{"SENDQ_WEBHOOK_TOKEN", "", "webhook calls must carry X-Webhook-Token with this value"},
 	{"SENDQ_ADMIN_TOKEN", "", "/monitoring/ and /metrics need Authorization: Bearer <token>"},
 	{"SENDQ_LOG_FORMAT", "text", "text or json"},
@@ -131,6 +140,9 @@ func loadEnv(lookup func(string) (string, bool)) (*env, error) {
 		return nil, err
 	}
 	e.ReadOnlyUI = get("SENDQ_MONITORING_READONLY") != "false"
+	if e.Keywords, err = keywordsEnv(get); err != nil {
+		return nil, err
+	}
 	if e.Accounts, err = accounts.Configure(accounts.Lookup(lookup), os.ReadFile); err != nil {
 		return nil, err
 	}
@@ -138,6 +150,23 @@ func loadEnv(lookup func(string) (string, bool)) (*env, error) {
 		return nil, fmt.Errorf("SENDQ_LOG_FORMAT: want text or json, not %q", e.LogFormat)
 	}
 	return e, nil
+}
+
+// keywordsEnv reads SENDQ_OPTOUT_KEYWORDS and SENDQ_OPTIN_KEYWORDS.
+func keywordsEnv(get func(string) string) (compliance.Keywords, error) {
+	lists := map[string][]string{}
+	for _, name := range []string{"SENDQ_OPTOUT_KEYWORDS", "SENDQ_OPTIN_KEYWORDS"} {
+		l, err := compliance.ParseKeywordList(get(name))
+		if err != nil {
+			return compliance.Keywords{}, fmt.Errorf("%s: %v", name, err)
+		}
+		lists[name] = l
+	}
+	k, err := compliance.NewKeywords(lists["SENDQ_OPTOUT_KEYWORDS"], lists["SENDQ_OPTIN_KEYWORDS"])
+	if err != nil {
+		return k, fmt.Errorf("SENDQ_OPTOUT_KEYWORDS, SENDQ_OPTIN_KEYWORDS: %v", err)
+	}
+	return k, nil
 }
 
 func atoiEnv(name, v string, least int) (int, error) {

@@ -67,7 +67,7 @@ and enqueues nothing.`, []string{"REDIS_URL", "SENDQ_ACCOUNTS_FILE"}},
 and the upstream id or the error when there is one; --json adds the
 account, and for a scheduled message its reason and not_before. States:
 queued, scheduled, waiting_session, retrying, sent, failed, expired,
-cancelled (README "Outcome states"). Message ids are an account's own: the
+cancelled, suppressed (README "Outcome states"). Message ids are an account's own: the
 message is looked for in every configured account. An unknown id exits 1
 with "not found".`, []string{"REDIS_URL", "SENDQ_ACCOUNTS_FILE"}},
 	"messages": {"sendq messages CONTACT_ID [--account A] [--page N] [--limit N] [--json]", `Lists a contact's messages through Whautomate's GET /v1/messages/{contactId},

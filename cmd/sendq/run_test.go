@@ -123,8 +123,10 @@ func TestUsage(t *testing.T) {
 			[]string{"send", "--channel", "whatsapp", "--contact-id", "c1", "--text", "hi"}, "--account (account): required: several accounts are configured (2 are)"},
 		{"UnknownAccount", map[string]string{"SENDQ_ACCOUNTS_FILE": accountsFile(t, "accounts:\n  - id: a\n    api_key_env: KA\n"), "KA": "k"},
 			[]string{"send", "--account", "z", "--channel", "whatsapp", "--contact-id", "c1", "--text", "hi"}, "--account (account): unknown account \"z\""},
-		{"QuietHoursNotApplied", map[string]string{"WHAUTOMATE_API_KEY": "k", "SENDQ_QUIET_HOURS": "21:00-08:00"}, []string{"worker"}, "quiet_hours"},
-		{"MessagingLimitNotApplied", map[string]string{"WHAUTOMATE_API_KEY": "k", "SENDQ_MESSAGING_LIMIT": "250"}, []string{"worker"}, "messaging_limit"},
+		{"BadQuietHours", map[string]string{"WHAUTOMATE_API_KEY": "k", "SENDQ_QUIET_HOURS": "25:00-08:00"}, []string{"worker"}, "SENDQ_QUIET_HOURS"},
+		{"BadMessagingLimit", map[string]string{"WHAUTOMATE_API_KEY": "k", "SENDQ_MESSAGING_LIMIT": "300"}, []string{"worker"}, "SENDQ_MESSAGING_LIMIT"},
+		{"BadOptOutKeywords", map[string]string{"WHAUTOMATE_API_KEY": "k", "SENDQ_OPTOUT_KEYWORDS": "STOP,,QUIT"}, []string{"worker"}, "SENDQ_OPTOUT_KEYWORDS"},
+		{"KeywordBothWays", map[string]string{"WHAUTOMATE_API_KEY": "k", "SENDQ_OPTIN_KEYWORDS": "START,stop"}, []string{"worker"}, "SENDQ_OPTIN_KEYWORDS"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, stderr := sendq(t, tc.env, tc.args...)

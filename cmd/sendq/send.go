@@ -205,6 +205,12 @@ func (a *app) status(ctx context.Context, args []string) error {
 		if o.Error != "" {
 			fmt.Fprintf(a.stdout, "\terror=%q", o.Error)
 		}
+		if o.Reason != "" {
+			fmt.Fprintf(a.stdout, "\treason=%s", o.Reason)
+		}
+		if !o.NotBefore.IsZero() {
+			fmt.Fprintf(a.stdout, "\tnot_before=%s", o.NotBefore.UTC().Format(time.RFC3339))
+		}
 		fmt.Fprintln(a.stdout)
 		return nil
 	})

@@ -20,6 +20,7 @@ import (
 
 	"github.com/sendq/sendq/accounts"
 	"github.com/sendq/sendq/api"
+	"github.com/sendq/sendq/compliance"
 	"github.com/sendq/sendq/internal/redisurl"
 	"github.com/sendq/sendq/worker"
 )
@@ -155,7 +156,9 @@ func (a *app) newWorker(s workerSetup) (*prometheus.Registry, *worker.Worker, er
 	var accts []worker.Account
 	for _, acc := range s.set.All() {
 		accts = append(accts, worker.Account{ID: acc.ID, API: s.apis[acc.ID], Budget: acc.Budget,
-			Limits: acc.Rates, RecipientLimits: acc.Paces})
+			Limits: acc.Rates, RecipientLimits: acc.Paces,
+			QuietHours: compliance.QuietHours{Start: acc.QuietHours.Start, End: acc.QuietHours.End},
+			Timezone:   acc.Timezone, MessagingLimit: int(acc.MessagingLimit)})
 	}
 	w, err := worker.New(worker.Config{
 		Redis:           s.rdb,
@@ -165,6 +168,7 @@ func (a *app) newWorker(s workerSetup) (*prometheus.Registry, *worker.Worker, er
 		WaitReplicas:    a.env.WaitReplicas,
 		ShutdownTimeout: a.env.ShutdownAfter,
 		PollInterval:    a.env.PollInterval,
+		Keywords:        &a.env.Keywords,
 		Logger:          a.log,
 		Metrics:         metrics,
 	})

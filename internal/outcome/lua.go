@@ -20,7 +20,7 @@ import (
 const luaPrelude = `
 local okey, ckey, evkey, gkey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local id, now, hasc, evmax = ARGV[1], ARGV[2], ARGV[3] == '1', ARGV[4]
-local TERMINAL = {sent=true, failed=true, expired=true, cancelled=true}
+local TERMINAL = {sent=true, failed=true, expired=true, cancelled=true, suppressed=true}
 
 local function campaign_state()
   if not hasc then return false end
@@ -162,7 +162,8 @@ return {'claimed', attempts, ambiguous, 0}
 // 7 campaign rate counter for this second (or the record key).
 // ARGV 5 token, 6 new state, 7 calls made (added to attempts), 8 upstream id,
 // 9 error ("" clears it), 10 retention ms, 11 auto-pause: window ms,
-// 12 min sample, 13 failure ratio (0 disables).
+// 12 min sample, 13 failure ratio (0 disables), 14 reason ("" leaves none:
+// a scheduled message's not_before and reason go when it leaves the state).
 // Returns the state before.
 var finishScript = redis.NewScript(luaPrelude + `
 local new = ARGV[6]
@@ -182,6 +183,12 @@ if ARGV[8] ~= '' then
   redis.call('SET', KEYS[6], id, 'PX', ARGV[10])
 end
 if ARGV[9] == '' then table.insert(del, 'e') else put('e', ARGV[9]) end
+if ARGV[14] ~= '' then
+  put('rs', ARGV[14])
+elseif cur == 'scheduled' then
+  table.insert(del, 'rs')
+end
+if cur == 'scheduled' then table.insert(del, 'nb') end
 local calls = tonumber(ARGV[7])
 if calls > 0 then put('at', string.format('%d', tonumber(at or '0') + calls)) end
 if new == 'sent' then put('sa', now) end
@@ -218,7 +225,7 @@ return old or ''
 `)
 
 // The scripts that end a run without a send (returnScript, retryScript,
-// parkScript) share KEYS 5, the campaign in-flight set, and ARGV 5, the
+// parkScript, holdScript) share KEYS 5, the campaign in-flight set, and ARGV 5, the
 // run's token.
 
 // luaSetAside ends a run without a send: the calls it made are added to the
@@ -265,4 +272,21 @@ if window > 0 then
 end
 set_aside('waiting_session', ARGV[6], ARGV[7])
 return 'parked'
+`)
+
+// holdScript sets a message aside until a time, for a reason (quiet hours,
+// the messaging limit): it moves to scheduled with not_before and reason,
+// and the lease is given back. A message finished meanwhile (its campaign
+// cancelled) only gives the lease back. ARGV 6 not_before (unix ms),
+// 7 reason. Returns the state before.
+var holdScript = redis.NewScript(luaPrelude + `
+local old = eff(redis.call('HGET', okey, 'st'))
+if old and TERMINAL[old] then
+  release_lease(ARGV[5])
+  return old
+end
+move('scheduled')
+redis.call('HSET', okey, 'nb', ARGV[6], 'rs', ARGV[7])
+release_lease(ARGV[5])
+return old or ''
 `)

@@ -26,16 +26,19 @@ const (
 	Failed         State = "failed"
 	Expired        State = "expired"
 	Cancelled      State = "cancelled"
+	// Suppressed: never sent, the recipient opted out of marketing (Reason
+	// says so). Final.
+	Suppressed State = "suppressed"
 )
 
 // States lists every state, unfinished ones first.
-var States = []State{Queued, Scheduled, WaitingSession, Retrying, Sent, Failed, Expired, Cancelled}
+var States = []State{Queued, Scheduled, WaitingSession, Retrying, Sent, Failed, Expired, Cancelled, Suppressed}
 
 // Terminal reports whether s is final: no transition leaves it (except a sent
 // message that the upstream later reports as failed).
 func (s State) Terminal() bool {
 	switch s {
-	case Sent, Failed, Expired, Cancelled:
+	case Sent, Failed, Expired, Cancelled, Suppressed:
 		return true
 	}
 	return false
@@ -67,7 +70,8 @@ type Record struct {
 	Error      string
 	Campaign   string
 	// NotBefore and Reason say, for a scheduled message, when it goes and
-	// why ("at", "budget", "quiet_hours", "messaging_limit").
+	// why ("at", "budget", "quiet_hours", "messaging_limit"); Reason says,
+	// for a suppressed one, why it never went ("opted_out").
 	NotBefore time.Time
 	Reason    string
 	// Delivery is the last delivery status the upstream reported for a sent

@@ -293,6 +293,9 @@ type Result struct {
 	UpstreamID string // the upstream message id, when sent
 	// Error is the reason to record ("" clears the last one).
 	Error string
+	// Reason is the outcome object's reason, for a suppressed message
+	// ("opted_out"); "" records none.
+	Reason string
 }
 
 // Finish records the end of a run that held the lease token (token "" for a
@@ -323,7 +326,7 @@ func (s *Store) finishArgs(m *tasks.Message, token string, r Result, now time.Ti
 	k = append(k, s.inflightKey(m), up, rate)
 	ap := s.cfg.AutoPause
 	a = append(a, token, string(r.State), r.Calls, r.UpstreamID, r.Error, s.cfg.Retention.Milliseconds(),
-		ap.Window.Milliseconds(), ap.MinSample, s.ratio)
+		ap.Window.Milliseconds(), ap.MinSample, s.ratio, r.Reason)
 	return k, a
 }
 
@@ -381,6 +384,24 @@ func (s *Store) ParkForWindow(ctx context.Context, m *tasks.Message, token, reas
 		return false, fmt.Errorf("outcome: park %s: %w", m.ID, err)
 	}
 	return res == "open", nil
+}
+
+// Hold sets the message aside until sched.NotBefore, for sched.Reason
+// ("quiet_hours", "messaging_limit"): it moves to scheduled with its
+// not_before and reason, and the run named token gives its lease back.
+// The caller brings the task back at NotBefore. A message finished
+// meanwhile stays as it is. It returns the state before.
+func (s *Store) Hold(ctx context.Context, m *tasks.Message, token string, sched Schedule, now time.Time) (State, error) {
+	if sched.NotBefore.IsZero() || sched.Reason == "" {
+		return "", fmt.Errorf("outcome: hold %s: a not_before and a reason are required", m.ID)
+	}
+	k, a := s.setAsideArgs(m, token, now)
+	a = append(a, ms(sched.NotBefore), sched.Reason)
+	old, err := holdScript.Run(ctx, s.rdb, k, a...).Text()
+	if err != nil {
+		return "", fmt.Errorf("outcome: hold %s: %w", m.ID, err)
+	}
+	return State(old), nil
 }
 
 func (s *Store) setAsideArgs(m *tasks.Message, token string, now time.Time) ([]string, []any) {
