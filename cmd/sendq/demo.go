@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"sort"
 	"strings"
@@ -70,10 +73,13 @@ func (a *app) demo(ctx context.Context, args []string) error {
 	// However the demo ends, the worker drains before Redis goes away.
 	defer stopWorker()
 	fmt.Fprintf(a.stdout, "worker      running; web UI %s/monitoring/  metrics %s/metrics\n", d.base, d.base)
-	fmt.Fprintf(a.stdout, "http api    %s/api/v1/ (OpenAPI: %s/api/v1/openapi.json); try:\n%s\n\n", d.base, d.base, demoCurl(d.base, a.env.APIToken))
+	fmt.Fprintf(a.stdout, "http api    %s/api/v1/ (OpenAPI: %s/api/v1/openapi.json); try:\n%s\n\n", d.base, d.base, demoCurl(d.base, a.env.APIToken, d.set.IDs()[0]))
 
 	ok, err := a.demoBatch(ctx, rdb, d)
 	if err != nil {
+		return err
+	}
+	if err := a.demoAPICheck(ctx, d.base, d.set.IDs()[0]); err != nil {
 		return err
 	}
 	if *once {
@@ -384,9 +390,61 @@ func demoAccounts(e *env) *accounts.Set {
 	return set
 }
 
-// demoCurl is a working curl command that sends a message through the
-// demo's HTTP API.
-func demoCurl(base, token string) string {
+// demoCurlBody is the message the demo's curl command sends from account.
+func demoCurlBody(account string) string {
+	return `{"account": "` + account + `", "channel": "telegram", "to": {"contact_id": "demo-api"}, "text": "Hello from curl"}`
+}
+
+// demoCurl is a working curl command that sends a message from account
+// through the demo's HTTP API.
+func demoCurl(base, token, account string) string {
 	return fmt.Sprintf("  curl -s -X POST %s/api/v1/messages -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n"+
-		"    -d '{\"channel\": \"telegram\", \"to\": {\"contact_id\": \"demo-api\"}, \"text\": \"Hello from curl\"}'", base, token)
+		"    -d '%s'", base, token, demoCurlBody(account))
+}
+
+// demoAPICheck does what the printed curl command does and follows the
+// message until it is sent, so that the demo proves the command works.
+func (a *app) demoAPICheck(ctx context.Context, base, account string) error {
+	do := func(method, path, body string) (map[string]any, error) {
+		req, err := http.NewRequestWithContext(ctx, method, base+path, strings.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Authorization", "Bearer "+a.env.APIToken)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer res.Body.Close()
+		var v map[string]any
+		if err := json.NewDecoder(res.Body).Decode(&v); err != nil || res.StatusCode/100 != 2 {
+			return nil, fmt.Errorf("demo: %s %s: %s %v", method, path, res.Status, v)
+		}
+		return v, nil
+	}
+	r, err := do(http.MethodPost, "/api/v1/messages", demoCurlBody(account))
+	if err != nil {
+		return err
+	}
+	id, _ := r["id"].(string)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		o, err := do(http.MethodGet, "/api/v1/messages/"+url.PathEscape(id), "")
+		if err != nil {
+			return err
+		}
+		if o["state"] == "sent" {
+			fmt.Fprintf(a.stdout, "http api    the curl command above: accepted, and sent (message %s of %s)\n", id, account)
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("demo: the HTTP API's message %s is still %v", id, o["state"])
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }

@@ -196,3 +196,13 @@ func TestMessagesCommand(t *testing.T) {
 	require.Contains(t, stderr, "403")
 	require.NotContains(t, stderr, "wrong", "the key is never printed")
 }
+
+// TestDemo runs `sendq demo --once` as the README's first command does, on
+// its embedded Redis: every message ends as planned, and the curl command
+// it prints sends a message through the HTTP API.
+func TestDemo(t *testing.T) {
+	code, stdout, stderr := sendq(t, map[string]string{"SENDQ_HTTP_ADDR": "127.0.0.1:0"}, "demo", "--once")
+	require.Equal(t, 0, code, "stderr: %s\nstdout: %s", stderr, stdout)
+	require.Contains(t, stdout, "every message ended as planned")
+	require.Contains(t, stdout, "the curl command above: accepted, and sent")
+}

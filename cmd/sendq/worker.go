@@ -198,7 +198,7 @@ func (a *app) serveHTTP(s workerSetup, w *worker.Worker, reg *prometheus.Registr
 			return nil, fmt.Errorf("SENDQ_HTTP_ADDR %s: %v", s.httpAddr, err)
 		}
 	}
-	apiSrv, err := newAPI(s.rdb, a.env.Accounts, a.env.APIToken, a.log)
+	apiSrv, err := newAPI(s.rdb, s.set, a.env.APIToken, a.log)
 	if err != nil {
 		ln.Close()
 		return nil, err
