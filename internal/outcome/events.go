@@ -91,11 +91,26 @@ func (g *EventGroup) Next(ctx context.Context, block time.Duration, count int) (
 }
 
 func (g *EventGroup) read(ctx context.Context, from string, block time.Duration, count int) ([]Event, error) {
-	if !g.cluster || len(g.streams) == 1 {
-		return g.readStreams(ctx, g.streams, g.accounts, from, block, count)
+	return readEach(ctx, g.cluster, g.accounts, block, func(accounts []string, block time.Duration) ([]Event, error) {
+		streams := make([]string, len(accounts))
+		for i, a := range accounts {
+			streams[i] = keys.Account(a).Events()
+		}
+		return g.readStreams(ctx, streams, accounts, from, block, count)
+	})
+}
+
+// readEach reads the event streams of accounts with read: all at once on
+// one Redis server, or, on Redis Cluster, which refuses one command over
+// keys of several slots, one account at a time without blocking, until one
+// has events; an idle wait of block is then spent in the process.
+func readEach(ctx context.Context, cluster bool, accounts []string, block time.Duration,
+	read func(accounts []string, block time.Duration) ([]Event, error)) ([]Event, error) {
+	if !cluster || len(accounts) == 1 {
+		return read(accounts, block)
 	}
-	for i := range g.streams {
-		evs, err := g.readStreams(ctx, g.streams[i:i+1], g.accounts[i:i+1], from, -1, count)
+	for i := range accounts {
+		evs, err := read(accounts[i:i+1], -1)
 		if len(evs) > 0 || err != nil {
 			return evs, err
 		}

@@ -45,9 +45,8 @@ func (s *Store) LastEventIDs(ctx context.Context, accounts []string) (map[string
 // after the event id after names for its account, oldest first within an
 // account, waiting up to block for the first one (block <= 0: not at all).
 // Unlike an EventGroup it keeps no state in Redis: any number of readers
-// may follow the streams, each from its own positions. On Redis Cluster,
-// which refuses one read of several slots, the streams are read one by one
-// and an idle wait is spent in the process.
+// may follow the streams, each from its own positions (see readEach for
+// Redis Cluster).
 func (s *Store) EventsAfter(ctx context.Context, after map[string]string, block time.Duration, count int) ([]Event, error) {
 	accounts := make([]string, 0, len(after))
 	for a, id := range after {
@@ -60,23 +59,10 @@ func (s *Store) EventsAfter(ctx context.Context, after map[string]string, block 
 	if block <= 0 {
 		block = -1 // no BLOCK
 	}
-	if _, cluster := s.rdb.(*redis.ClusterClient); !cluster || len(accounts) == 1 {
+	_, cluster := s.rdb.(*redis.ClusterClient)
+	return readEach(ctx, cluster, accounts, block, func(accounts []string, block time.Duration) ([]Event, error) {
 		return s.readAfter(ctx, accounts, after, block, count)
-	}
-	for _, a := range accounts {
-		evs, err := s.readAfter(ctx, []string{a}, after, -1, count)
-		if len(evs) > 0 || err != nil {
-			return evs, err
-		}
-	}
-	if block > 0 {
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(block):
-		}
-	}
-	return nil, nil
+	})
 }
 
 func (s *Store) readAfter(ctx context.Context, accounts []string, after map[string]string, block time.Duration, count int) ([]Event, error) {
