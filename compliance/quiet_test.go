@@ -226,6 +226,32 @@ func TestReleaseByPhone(t *testing.T) {
 	}
 }
 
+// TestReleaseByPhoneLater holds, at a later clock (18:30Z, past midnight
+// in Asia), the numbers of the table above that its clock found outside
+// quiet hours: India's, Singapore's and Jakarta's.
+func TestReleaseByPhoneLater(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 3, 8, 18, 30, 0, 0, time.UTC)
+	night := mustQuiet(t, "21:00-08:00")
+	for _, tt := range []struct {
+		name, phone string
+		want        time.Time
+	}{
+		// 00:00 IST on the 9th → 08:00 IST (UTC+5:30).
+		{"IN/Mobile", "919876543210", time.Date(2026, 3, 9, 2, 30, 0, 0, time.UTC)},
+		// 02:30 SGT on the 9th → 08:00 SGT (UTC+8).
+		{"SG/Mobile", "6591234567", time.Date(2026, 3, 9, 0, 0, 0, 0, time.UTC)},
+		// 01:30 WIB on the 9th → 08:00 WIB (UTC+7).
+		{"ID/Jakarta", "62215551234", time.Date(2026, 3, 9, 1, 0, 0, 0, time.UTC)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, held := night.Release(now, compliance.Zones(tt.phone, time.UTC))
+			require.True(t, held)
+			require.Equal(t, tt.want, got.UTC())
+		})
+	}
+}
+
 func anyQuiet(q compliance.QuietHours, t time.Time, zones []*time.Location) bool {
 	for _, z := range zones {
 		if q.Contains(t.In(z)) {
