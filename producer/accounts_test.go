@@ -7,10 +7,12 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/sendq/sendq/accounts"
+	"github.com/sendq/sendq/internal/keys"
 	"github.com/sendq/sendq/producer"
 	"github.com/sendq/sendq/ratelimit"
 	"github.com/sendq/sendq/tasks"
@@ -89,5 +91,50 @@ func TestAccounts(t *testing.T) {
 		r, err := p.Send(ctx, m)
 		require.NoError(t, err)
 		require.Equal(t, producer.StateQueued, r.State, "another account's message is not behind that burst")
+	})
+
+	t.Run("a message due tomorrow does not hold back today's", func(t *testing.T) {
+		p, _ := setupAccounts(t, accounts.Account{ID: "clinic-sg", Budget: perSecond})
+		later := text("tomorrow")
+		later.NotBefore = time.Now().Add(24 * time.Hour)
+		r, err := p.Send(ctx, later)
+		require.NoError(t, err)
+		require.Equal(t, producer.StateScheduled, r.State)
+		o, err := p.Status(ctx, "tomorrow")
+		require.NoError(t, err)
+		require.Equal(t, "at", o.Reason)
+		r, err = p.Send(ctx, text("now"))
+		require.NoError(t, err)
+		require.Equal(t, producer.StateQueued, r.State)
+	})
+
+	t.Run("a campaign due tomorrow is spaced from then, row after row", func(t *testing.T) {
+		p, mr := setupAccounts(t, accounts.Account{ID: "clinic-sg", Budget: perSecond})
+		at := time.Now().Add(24 * time.Hour).Truncate(time.Second)
+		var rows []tasks.Message
+		for i := range 1200 { // more than one chunk of the start
+			m := text("")
+			m.To = tasks.Recipient{ContactID: fmt.Sprintf("c%04d", i)}
+			m.NotBefore = at
+			rows = append(rows, m)
+		}
+		_, err := p.StartCampaign(ctx, "spring", rows, producer.StartOptions{})
+		require.NoError(t, err)
+		rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+		t.Cleanup(func() { rdb.Close() })
+		ins := asynq.NewInspectorFromRedisClient(rdb)
+		scheduled, err := ins.ListScheduledTasks(keys.Queue("whatsapp", true), asynq.PageSize(2000))
+		require.NoError(t, err)
+		due := map[int64]int{}
+		for _, task := range scheduled {
+			due[task.NextProcessAt.Unix()]++
+		}
+		require.Len(t, due, 1200, "one a second from tomorrow's start, across chunks")
+		for sec, n := range due {
+			require.Equal(t, 1, n, "second %d", sec)
+		}
+		r, err := p.Send(ctx, text("now"))
+		require.NoError(t, err)
+		require.Equal(t, producer.StateQueued, r.State, "today's messages are not behind it")
 	})
 }

@@ -211,16 +211,25 @@ func (p *Producer) enqueue(ctx context.Context, m *tasks.Message) (Receipt, erro
 }
 
 // admitted returns when the first of n messages like m (of its account and
-// lane, due from its NotBefore on) enters the queue: its account's budget
-// spaces them behind the lane's earlier messages (ratelimit.Limiter.Admit),
-// each budget interval after the one before. The zero time is at once.
+// lane) enters the queue: its account's budget spaces them behind the
+// lane's earlier messages (ratelimit.Limiter.Admit), each budget interval
+// after the one before. A message due later than the lead (NotBefore) keeps
+// out of the lane's schedule, which would otherwise make everything sent
+// meanwhile wait behind it: it starts at its NotBefore, and a campaign's
+// rows are spaced from there in a schedule of the campaign's own.
 func (p *Producer) admitted(ctx context.Context, m *tasks.Message, n int) (time.Time, error) {
 	a, _ := p.accounts.Get(m.Account)
-	lane := "t"
+	lane, from := "t", time.Time{}
 	if m.Campaign != "" {
 		lane = "b"
 	}
-	at, err := p.admit.Admit(ctx, m.Account, lane, a.Budget, n, m.NotBefore)
+	if m.NotBefore.After(p.now().Add(p.lead)) {
+		if m.Campaign == "" {
+			return m.NotBefore, nil
+		}
+		lane, from = "c:"+m.Campaign, m.NotBefore
+	}
+	at, err := p.admit.Admit(ctx, m.Account, lane, a.Budget, n, from)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("producer: %w", err)
 	}
