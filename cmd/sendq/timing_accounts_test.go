@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/stretchr/testify/require"
 
 	"github.com/sendq/sendq/accounts"
@@ -254,10 +255,18 @@ func redisStats(t *testing.T, f *fleet) (commands int64, cpu float64) {
 // process for the fleet's accounts waits with nothing to send.
 func idleCommands(t *testing.T, f *fleet, name string, over time.Duration) float64 {
 	t.Helper()
+	ins := asynq.NewInspectorFromRedisClient(f.rdb)
+	before, err := ins.Servers()
+	require.NoError(t, err)
 	cmd := f.start(name)
-	time.Sleep(2 * time.Second) // the worker starts: a measurement window, not a synchronisation
+	// The worker is up when its four servers (a channel each) have
+	// registered; then the measured window.
+	require.Eventually(t, func() bool {
+		servers, err := ins.Servers()
+		return err == nil && len(servers) >= len(before)+len(tasks.Channels)
+	}, 30*time.Second, 50*time.Millisecond, "the worker's servers register")
 	c0, _ := redisStats(t, f)
-	time.Sleep(over)
+	time.Sleep(over) // the measured window
 	c1, _ := redisStats(t, f)
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
