@@ -160,7 +160,12 @@ func TestAccountsIsolated(t *testing.T) {
 	// A's key is refused for 12 s (B's 60 messages) from B's 20th message.
 	revokeAt, acceptAt := min(20, nB/5), min(20, nB/5)+60
 	var accepted time.Time
+	pace := time.NewTicker(200 * time.Millisecond) // B's pace, whatever a send takes
+	defer pace.Stop()
 	for i := range nB {
+		if i > 0 {
+			<-pace.C
+		}
 		switch i {
 		case revokeAt:
 			f.sandbox.RevokeKey("key-a")
@@ -169,7 +174,6 @@ func TestAccountsIsolated(t *testing.T) {
 			accepted = time.Now()
 		}
 		sendB(i)
-		time.Sleep(200 * time.Millisecond) // B's pace: the test's load, not a synchronisation
 	}
 	f.waitFinished(idsB, time.Minute)
 
