@@ -93,6 +93,11 @@ func (s *Server) postCampaign(rw http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 
+	// A body declared too large is refused before a row is stored (rows
+	// are stored as they are read; a start cut short is not fed).
+	if r.ContentLength > s.cfg.MaxCampaignBytes {
+		return bodyError(&http.MaxBytesError{Limit: s.cfg.MaxCampaignBytes}, s.cfg.MaxCampaignBytes)
+	}
 	body := http.MaxBytesReader(rw, r.Body, s.cfg.MaxCampaignBytes)
 	st, err := s.backend.StartCampaign(r.Context(), account, req, body)
 	var tooBig *http.MaxBytesError

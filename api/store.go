@@ -95,17 +95,16 @@ func (b *StoreBackend) client(account string) (*whautomate.Client, error) {
 
 func (b *StoreBackend) StartCampaign(ctx context.Context, account string, req CampaignRequest, body io.Reader) (CampaignStart, error) {
 	st := CampaignStart{ID: req.ID}
-	rows, bad, err := producer.ReadCampaign(body, req.JSONLines, req.Defaults)
-	st.Rejected = bad
-	if err != nil || len(rows) == 0 {
-		return st, err
+	// The body is stored as it is read, never held whole.
+	rows := func(emit func(producer.Row) error) error {
+		return producer.ScanCampaign(body, req.JSONLines, req.Defaults,
+			func(r producer.Row) error {
+				r.Message.NotBefore = req.At
+				return emit(r)
+			},
+			func(e producer.RowError) { st.Rejected = append(st.Rejected, e) })
 	}
-	msgs := make([]tasks.Message, len(rows))
-	for i, r := range rows {
-		msgs[i] = r.Message
-		msgs[i].NotBefore = req.At
-	}
-	rep, err := b.p.StartCampaign(ctx, req.ID, msgs, producer.StartOptions{WaitLock: 15 * time.Second, Account: account})
+	rep, err := b.p.StartCampaignFrom(ctx, req.ID, rows, producer.StartOptions{WaitLock: 15 * time.Second, Account: account})
 	st.Accepted, st.Duplicates = rep.Accepted, rep.Duplicates
 	return st, err
 }

@@ -108,7 +108,7 @@ func TestAccounts(t *testing.T) {
 		require.Equal(t, producer.StateQueued, r.State)
 	})
 
-	t.Run("a campaign due tomorrow is spaced from then, row after row", func(t *testing.T) {
+	t.Run("a campaign due tomorrow waits unfed, out of today's way", func(t *testing.T) {
 		p, mr := setupAccounts(t, accounts.Account{ID: "clinic-sg", Budget: perSecond})
 		at := time.Now().Add(24 * time.Hour).Truncate(time.Second)
 		var rows []tasks.Message
@@ -120,19 +120,19 @@ func TestAccounts(t *testing.T) {
 		}
 		_, err := p.StartCampaign(ctx, "spring", rows, producer.StartOptions{})
 		require.NoError(t, err)
+		c, err := p.CampaignStatus(ctx, "spring")
+		require.NoError(t, err)
+		require.Equal(t, map[producer.State]int{producer.StateScheduled: 1200}, c.Counts)
+		o, err := p.Status(ctx, producer.CampaignMessageID("spring", tasks.WhatsApp, tasks.Recipient{ContactID: "c0042"}))
+		require.NoError(t, err)
+		require.Equal(t, producer.StateScheduled, o.State)
+		require.Equal(t, "at", o.Reason)
+		require.True(t, o.NotBefore.Equal(at), "not_before %v, want %v", o.NotBefore, at)
 		rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 		t.Cleanup(func() { rdb.Close() })
 		ins := asynq.NewInspectorFromRedisClient(rdb)
-		scheduled, err := ins.ListScheduledTasks(keys.Queue("whatsapp", true), asynq.PageSize(2000))
-		require.NoError(t, err)
-		due := map[int64]int{}
-		for _, task := range scheduled {
-			due[task.NextProcessAt.Unix()]++
-		}
-		require.Len(t, due, 1200, "one a second from tomorrow's start, across chunks")
-		for sec, n := range due {
-			require.Equal(t, 1, n, "second %d", sec)
-		}
+		_, err = ins.GetQueueInfo(keys.Queue("whatsapp", true))
+		require.ErrorContains(t, err, "does not exist", "no task until the feeder feeds it")
 		r, err := p.Send(ctx, text("now"))
 		require.NoError(t, err)
 		require.Equal(t, producer.StateQueued, r.State, "today's messages are not behind it")

@@ -2,9 +2,7 @@ package producer
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
+		"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -13,6 +11,7 @@ import (
 
 	"github.com/sendq/sendq/internal/outcome"
 	"github.com/sendq/sendq/internal/release"
+	"github.com/sendq/sendq/internal/rowpack"
 	"github.com/sendq/sendq/tasks"
 )
 
@@ -32,8 +31,7 @@ var (
 // channel: the same row always gets the same id, so a campaign started again
 // sends no one twice.
 func CampaignMessageID(campaign string, ch tasks.Channel, to tasks.Recipient) string {
-	sum := sha256.Sum256([]byte(string(ch) + "\x00" + to.Key()))
-	return campaign + ":" + hex.EncodeToString(sum[:10])
+	return rowpack.MessageID(campaign, rowpack.Member(ch, to))
 }
 
 func validCampaignID(id string) error {
@@ -45,8 +43,6 @@ func validCampaignID(id string) error {
 
 // StartOptions tunes StartCampaign.
 type StartOptions struct {
-	// Workers is how many enqueues run at once. Defaults to 32.
-	Workers int
 	// Progress, when set, is called now and then with the rows handled so far.
 	Progress func(done int)
 	// WaitLock is how long to wait for another start of the same campaign
@@ -80,79 +76,63 @@ func (p *Producer) lockCampaign(ctx context.Context, account, id, token string, 
 type StartReport struct {
 	ID      string
 	Account string
-	// Accepted counts the messages this start enqueued.
+	// Accepted counts the rows this start stored.
 	Accepted int
-	// Duplicates counts messages skipped because an earlier row has the same
-	// recipient, or an earlier start enqueued them.
+	// Duplicates counts rows skipped because an earlier row has the same
+	// recipient, or an earlier start stored it.
 	Duplicates int
 }
 
-// StartCampaign enqueues a campaign's messages in the bulk lane. Each message
-// gets its CampaignMessageID (any ID given is replaced), a template without a
-// category becomes a marketing one, and each must be valid
-// (validate rows first: an invalid one stops the start). Starting the same
-// campaign again, after a crash half way or after it finished, enqueues only
-// the messages not enqueued before. Two starts of one campaign cannot run at
-// once (ErrCampaignBusy); a cancelled campaign cannot start again.
+// StartCampaign starts a campaign of msgs (see StartCampaignFrom), which
+// must all be valid: an invalid one stops the start before anything is
+// stored.
 func (p *Producer) StartCampaign(ctx context.Context, id string, msgs []tasks.Message, opt StartOptions) (StartReport, error) {
+	for i := range msgs {
+		m := msgs[i] // validated on a copy: the start validates its own
+		m.ID = "campaign-row"
+		if err := m.Validate(); err != nil {
+			return StartReport{ID: id}, fmt.Errorf("message %d: %w", i+1, err)
+		}
+	}
+	return p.StartCampaignFrom(ctx, id, func(emit func(Row) error) error {
+		for i := range msgs {
+			if err := emit(Row{Line: i + 1, Message: msgs[i]}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, opt)
+}
+
+// RowSource gives a campaign's rows to emit, in order, and returns what
+// stopped it: emit's error, its own (a file that cannot be read), or nil at
+// the end. ScanCampaign makes one of a file.
+type RowSource func(emit func(Row) error) error
+
+// StartCampaignFrom stores a campaign's rows, as they come from rows, for
+// the workers' feeder to send at its account's pace (README "Campaigns").
+// Each row's message gets its CampaignMessageID (any ID given is replaced),
+// and a template without a category becomes a marketing one. A row whose
+// recipient stands earlier, or was stored by an earlier start, is a
+// duplicate: starting the same campaign again, after a crash half way or
+// after it finished, stores only the rows not stored before. Two starts of
+// one campaign cannot run at once (ErrCampaignBusy); a cancelled campaign
+// cannot start again. Nothing is stored until the first valid row.
+func (p *Producer) StartCampaignFrom(ctx context.Context, id string, rows RowSource, opt StartOptions) (StartReport, error) {
 	rep := StartReport{ID: id}
 	if err := validCampaignID(id); err != nil {
 		return rep, err
-	}
-	if opt.Workers <= 0 {
-		opt.Workers = 32
 	}
 	a, err := p.accounts.Pick(opt.Account)
 	if err != nil {
 		return rep, &tasks.ValidationError{Field: "account", Reason: err.Error()}
 	}
 	rep.Account = a.ID
-	now := p.now()
-	seen := make(map[string]bool, len(msgs))
-	batch := make([]*tasks.Message, 0, len(msgs))
-	for i := range msgs {
-		m := &msgs[i]
-		m.Campaign, m.Account = id, a.ID
-		if m.Template != nil && m.Template.Category == "" {
-			m.Template.Category = tasks.Marketing
-		}
-		m.ID = "campaign-row" // the real id needs the normalised recipient
-		if m.CreatedAt.IsZero() {
-			m.CreatedAt = now
-		}
-		if err := m.Validate(); err != nil {
-			return rep, fmt.Errorf("message %d: %w", i+1, err)
-		}
-		m.ID = CampaignMessageID(id, m.Channel, m.To)
-		if seen[m.ID] {
-			rep.Duplicates++
-			continue
-		}
-		seen[m.ID] = true
-		batch = append(batch, m)
-	}
-
-	token := NewID()
-	if err := p.lockCampaign(ctx, a.ID, id, token, opt.WaitLock); err != nil {
-		return rep, err
-	}
-	defer p.outcomes.UnlockCampaign(context.WithoutCancel(ctx), a.ID, id, token)
-	stopRefresh := p.refreshLock(ctx, a.ID, id, token)
-	defer stopRefresh()
-	if err := p.outcomes.OpenCampaign(ctx, a.ID, id, now); err != nil {
-		return rep, err
-	}
-
-	acc, dup, err := p.enqueueAll(ctx, batch, opt)
-	rep.Accepted += acc
-	rep.Duplicates += dup
-	if err != nil {
-		return rep, err
-	}
-	if err := p.outcomes.CampaignEnqueued(ctx, a.ID, id); err != nil {
-		return rep, err
-	}
-	return rep, nil
+	s := newRowStore(ctx, p, a.ID, id, opt)
+	err = rows(s.add)
+	err = errors.Join(err, s.close())
+	rep.Accepted, rep.Duplicates = s.stored, s.dups
+	return rep, err
 }
 
 // refreshLock keeps the campaign lock while the start runs.
@@ -180,7 +160,40 @@ func (p *Producer) CampaignStatus(ctx context.Context, id string) (*Campaign, er
 	if err != nil {
 		return nil, err
 	}
-	return p.outcomes.GetCampaign(ctx, account, id, p.now())
+	c, err := p.outcomes.GetCampaign(ctx, account, id, p.now())
+	if err != nil {
+		return nil, err
+	}
+	return c, p.estimate(ctx, c)
+}
+
+// estimate sets a running campaign's ETA from its account's budget: the
+// account's campaigns share the budget in turn, so the campaign's rate is
+// the budget over the campaigns running — or, once it has run a minute,
+// its rate over that minute when lower (the account's transactional
+// messages take their part first). Without a budget, the ETA stays the
+// one of the campaign's recent rate.
+func (p *Producer) estimate(ctx context.Context, c *Campaign) error {
+	a, ok := p.accounts.Get(c.Account)
+	if !ok || a.Budget.IsZero() || c.State != outcome.CampaignRunning || c.Left == 0 {
+		return nil
+	}
+	states, err := p.outcomes.FeedStates(ctx, c.Account)
+	if err != nil {
+		return err
+	}
+	running := 1 // this one, and the others that share the budget with it
+	for _, s := range states {
+		if s.ID != c.ID && s.State == outcome.CampaignRunning && (s.Fed < s.Total || s.Backlog > 0) {
+			running++
+		}
+	}
+	rate := float64(time.Second) / float64(a.Budget.Interval()) / float64(running)
+	if c.Rate60 > 0 && c.Rate60 < rate {
+		rate = c.Rate60
+	}
+	c.ETA = time.Duration(float64(c.Left) / rate * float64(time.Second))
+	return nil
 }
 
 // PauseCampaign holds a campaign's unsent messages: from its return on, no

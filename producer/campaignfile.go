@@ -41,53 +41,64 @@ var campaignColumns = map[string]bool{
 // say (a row that sets any content, text, media_url or template, replaces the
 // defaults' content). Rows that do not make a valid message come back as
 // RowErrors with their line; the others as Rows. Only an unreadable file is
-// an error.
+// an error. ScanCampaign reads a file of any size without holding it.
 func ReadCampaign(r io.Reader, jsonLines bool, defaults Fields) ([]Row, []RowError, error) {
-	if jsonLines {
-		return readJSONLines(r, defaults)
-	}
-	return readCSV(r, defaults)
+	var rows []Row
+	var bad []RowError
+	err := ScanCampaign(r, jsonLines, defaults,
+		func(row Row) error { rows = append(rows, row); return nil },
+		func(e RowError) { bad = append(bad, e) })
+	return rows, bad, err
 }
 
-func readCSV(r io.Reader, defaults Fields) ([]Row, []RowError, error) {
+// ScanCampaign reads a campaign file as ReadCampaign does, giving each valid
+// row to emit and each invalid one to reject as it is read. It stops at
+// emit's first error, and returns it.
+func ScanCampaign(r io.Reader, jsonLines bool, defaults Fields, emit func(Row) error, reject func(RowError)) error {
+	if jsonLines {
+		return scanJSONLines(r, defaults, emit, reject)
+	}
+	return scanCSV(r, defaults, emit, reject)
+}
+
+func scanCSV(r io.Reader, defaults Fields, emit func(Row) error, reject func(RowError)) error {
 	cr := csv.NewReader(bufio.NewReaderSize(r, 1<<16))
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
 	header, err := cr.Read()
 	if errors.Is(err, io.EOF) {
-		return nil, nil, errors.New("campaign file: empty (a CSV needs a header row)")
+		return errors.New("campaign file: empty (a CSV needs a header row)")
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("campaign file: %w", err)
+		return fmt.Errorf("campaign file: %w", err)
 	}
 	cols := make([]string, len(header))
 	for i, h := range header {
 		cols[i] = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
 		if !campaignColumns[cols[i]] && !isParam(cols[i]) {
-			return nil, nil, fmt.Errorf("campaign file: line 1: unknown column %q", h)
+			return fmt.Errorf("campaign file: line 1: unknown column %q", h)
 		}
 	}
-	var rows []Row
-	var bad []RowError
+	vals := make(map[string]string, len(cols))
 	for {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
-			break
+			return nil
 		}
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
-				bad = append(bad, RowError{Line: pe.StartLine, Err: pe.Err})
+				reject(RowError{Line: pe.StartLine, Err: pe.Err})
 				continue
 			}
-			return rows, bad, fmt.Errorf("campaign file: %w", err)
+			return fmt.Errorf("campaign file: %w", err)
 		}
 		line, _ := cr.FieldPos(0) // a record read without error has a field
 		if len(rec) != len(cols) {
-			bad = append(bad, RowError{Line: line, Err: fmt.Errorf("has %d fields, the header %d", len(rec), len(cols))})
+			reject(RowError{Line: line, Err: fmt.Errorf("has %d fields, the header %d", len(rec), len(cols))})
 			continue
 		}
-		vals := make(map[string]string, len(cols))
+		clear(vals)
 		for i, c := range cols {
 			// Parameters are kept even when empty: a blank param2 must be
 			// refused, not shift param3 into its place.
@@ -100,19 +111,18 @@ func readCSV(r io.Reader, defaults Fields) ([]Row, []RowError, error) {
 		}
 		m, err := rowMessage(vals, defaults)
 		if err != nil {
-			bad = append(bad, RowError{Line: line, Err: err})
+			reject(RowError{Line: line, Err: err})
 			continue
 		}
-		rows = append(rows, Row{Line: line, Message: m})
+		if err := emit(Row{Line: line, Message: m}); err != nil {
+			return err
+		}
 	}
-	return rows, bad, nil
 }
 
-func readJSONLines(r io.Reader, defaults Fields) ([]Row, []RowError, error) {
+func scanJSONLines(r io.Reader, defaults Fields, emit func(Row) error, reject func(RowError)) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<16), 1<<20)
-	var rows []Row
-	var bad []RowError
 	line := 0
 	for sc.Scan() {
 		line++
@@ -122,7 +132,7 @@ func readJSONLines(r io.Reader, defaults Fields) ([]Row, []RowError, error) {
 		}
 		var obj map[string]any
 		if err := json.Unmarshal([]byte(text), &obj); err != nil {
-			bad = append(bad, RowError{Line: line, Err: fmt.Errorf("not a JSON object: %v", err)})
+			reject(RowError{Line: line, Err: fmt.Errorf("not a JSON object: %v", err)})
 			continue
 		}
 		vals := make(map[string]string, len(obj))
@@ -148,16 +158,18 @@ func readJSONLines(r io.Reader, defaults Fields) ([]Row, []RowError, error) {
 		if rowErr == nil {
 			var m tasks.Message
 			if m, rowErr = rowMessage(vals, defaults); rowErr == nil {
-				rows = append(rows, Row{Line: line, Message: m})
+				if err := emit(Row{Line: line, Message: m}); err != nil {
+					return err
+				}
 				continue
 			}
 		}
-		bad = append(bad, RowError{Line: line, Err: rowErr})
+		reject(RowError{Line: line, Err: rowErr})
 	}
 	if err := sc.Err(); err != nil {
-		return rows, bad, fmt.Errorf("campaign file: line %d: %w", line+1, err)
+		return fmt.Errorf("campaign file: line %d: %w", line+1, err)
 	}
-	return rows, bad, nil
+	return nil
 }
 
 func isParam(col string) bool {

@@ -12,8 +12,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sendq/sendq/accounts"
-	"github.com/sendq/sendq/internal/keys"
 	"github.com/sendq/sendq/internal/outcome"
+	"github.com/sendq/sendq/internal/taskq"
 	"github.com/sendq/sendq/internal/release"
 	"github.com/sendq/sendq/internal/session"
 	"github.com/sendq/sendq/ratelimit"
@@ -242,15 +242,6 @@ func (p *Producer) admitted(ctx context.Context, m *tasks.Message, n int) (time.
 // budget) when that is more than the lead ahead: the schedule it returns.
 func (p *Producer) enqueueTask(ctx context.Context, m *tasks.Message, at time.Time) (outcome.Schedule, error) {
 	var sched outcome.Schedule
-	payload, err := tasks.EncodeValidated(m)
-	if err != nil {
-		return sched, err
-	}
-	opts := []asynq.Option{
-		asynq.Queue(keys.Queue(string(m.Channel), m.Campaign != "")),
-		asynq.TaskID(keys.TaskID(m.Account, m.ID)),
-		asynq.MaxRetry(keys.TaskMaxRetry),
-	}
 	now := p.now()
 	switch {
 	case at.Sub(now) > p.lead && at.After(m.NotBefore):
@@ -258,10 +249,11 @@ func (p *Producer) enqueueTask(ctx context.Context, m *tasks.Message, at time.Ti
 	case m.NotBefore.After(now):
 		sched = outcome.Schedule{NotBefore: m.NotBefore, Reason: "at"}
 	}
-	if !sched.NotBefore.IsZero() {
-		opts = append(opts, asynq.ProcessAt(sched.NotBefore))
+	task, opts, err := taskq.Task(m, sched.NotBefore)
+	if err != nil {
+		return sched, err
 	}
-	_, err = p.client.EnqueueContext(ctx, asynq.NewTask(m.Type(), payload), opts...)
+	_, err = p.client.EnqueueContext(ctx, task, opts...)
 	return sched, err
 }
 

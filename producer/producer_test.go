@@ -141,11 +141,24 @@ func TestCampaign(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, 30, rep.Accepted)
 		require.Equal(t, 20, rep.Duplicates)
-		require.Equal(t, 50, b.pending(t, keys.Queue("whatsapp", true)))
+		require.Zero(t, b.pending(t, keys.Queue("whatsapp", true)), "rows wait for the feeder")
 		c, err := p.CampaignStatus(ctx, "c1")
 		require.NoError(t, err)
 		require.Equal(t, 50, c.Total)
-		require.Equal(t, map[producer.State]int{producer.StateQueued: 50}, c.Counts)
+		require.Equal(t, map[producer.State]int{producer.StateQueued: 50}, c.Counts, "rows not fed read queued")
+		o, err := p.Status(ctx, producer.CampaignMessageID("c1", tasks.WhatsApp, tasks.Recipient{Phone: "6591000049"}))
+		require.NoError(t, err)
+		require.Equal(t, producer.StateQueued, o.State)
+		require.Equal(t, "c1", o.Campaign)
+		runFeeder(t, b.rdb)
+		b.waitPending(t, keys.Queue("whatsapp", true), 50)
+		c, err = p.CampaignStatus(ctx, "c1")
+		require.NoError(t, err)
+		require.Equal(t, 50, c.Fed)
+		require.Equal(t, map[producer.State]int{producer.StateQueued: 50}, c.Counts, "records as rows are fed")
+		n, err := b.rdb.Keys(ctx, "*:c:c1:k:*").Result()
+		require.NoError(t, err)
+		require.Empty(t, n, "chunks fed are dropped")
 	})
 
 	t.Run("TemplatesDefaultToMarketing", func(t *testing.T) {
@@ -156,6 +169,9 @@ func TestCampaign(t *testing.T) {
 			To: tasks.Recipient{ContactID: "c9"}, Text: "hello"})
 		_, err := p.StartCampaign(ctx, "c1", msgs, producer.StartOptions{})
 		require.NoError(t, err)
+		runFeeder(t, b.rdb)
+		b.waitPending(t, keys.Queue("whatsapp", true), 3)
+		b.waitPending(t, keys.Queue("telegram", true), 1)
 		got := map[string]tasks.Category{}
 		for _, q := range []string{keys.Queue("whatsapp", true), keys.Queue("telegram", true)} {
 			infos, err := b.ins.ListPendingTasks(q)
@@ -169,9 +185,14 @@ func TestCampaign(t *testing.T) {
 				}
 			}
 		}
+		key := func(m tasks.Message) string {
+			m.ID = "x"
+			require.NoError(t, m.Validate()) // the stored recipient is the normalised one
+			return m.To.Key()
+		}
 		require.Equal(t, map[string]tasks.Category{
-			msgs[0].To.Key(): tasks.Marketing, msgs[1].To.Key(): tasks.Utility,
-			msgs[2].To.Key(): tasks.Marketing, msgs[3].To.Key(): tasks.Utility,
+			key(msgs[0]): tasks.Marketing, key(msgs[1]): tasks.Utility,
+			key(msgs[2]): tasks.Marketing, key(msgs[3]): tasks.Utility,
 		}, got)
 	})
 
@@ -181,7 +202,7 @@ func TestCampaign(t *testing.T) {
 		_, err := p.StartCampaign(ctx, "c1", all[:520], producer.StartOptions{})
 		require.NoError(t, err)
 		var seen []int
-		rep, err := p.StartCampaign(ctx, "c1", all, producer.StartOptions{Workers: 4,
+		rep, err := p.StartCampaign(ctx, "c1", all, producer.StartOptions{
 			Progress: func(done int) { seen = append(seen, done) }})
 		require.NoError(t, err)
 		require.Equal(t, 530, rep.Accepted)
@@ -189,7 +210,8 @@ func TestCampaign(t *testing.T) {
 		require.NotEmpty(t, seen)
 		require.Equal(t, 1050, seen[len(seen)-1], "the last report counts every row")
 		require.IsNonDecreasing(t, seen)
-		require.Equal(t, 1050, b.pending(t, keys.Queue("whatsapp", true)))
+		runFeeder(t, b.rdb)
+		b.waitPending(t, keys.Queue("whatsapp", true), 1050)
 		c, err := p.CampaignStatus(ctx, "c1")
 		require.NoError(t, err)
 		require.Equal(t, map[producer.State]int{producer.StateQueued: 1050}, c.Counts)

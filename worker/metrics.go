@@ -26,6 +26,7 @@ type Metrics struct {
 	compHold *prometheus.CounterVec
 	keywords *prometheus.CounterVec
 	invalids prometheus.Counter
+	fed      *prometheus.CounterVec
 }
 
 // NewMetrics creates the worker's metrics and registers them with reg.
@@ -85,8 +86,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "sendq_invalid_tasks_total",
 			Help: "Tasks whose payload could not be decoded (failed without retry).",
 		}),
+		fed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sendq_campaign_rows_fed_total",
+			Help: "Campaign rows this process fed to the queues, by account (the feeder: README \"Campaigns\").",
+		}, []string{"account"}),
 	}
-	for _, c := range []prometheus.Collector{m.handled, m.duration, m.calls, m.latency, m.waits, m.waitSecs, m.missed, m.holds, m.ambig, m.supp, m.compHold, m.keywords, m.invalids} {
+	for _, c := range []prometheus.Collector{m.handled, m.duration, m.calls, m.latency, m.waits, m.waitSecs, m.missed, m.holds, m.ambig, m.supp, m.compHold, m.keywords, m.invalids, m.fed} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -163,5 +168,13 @@ func (m *Metrics) ambiguous(outcome string) {
 func (m *Metrics) invalid() {
 	if m != nil {
 		m.invalids.Inc()
+	}
+}
+
+// campaignFed counts the rows the feeder fed (it is the feeder's
+// feeder.Metrics.Fed).
+func (m *Metrics) campaignFed(account string, rows int) {
+	if m != nil {
+		m.fed.WithLabelValues(account).Add(float64(rows))
 	}
 }

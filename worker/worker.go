@@ -13,6 +13,7 @@ import (
 
 	"github.com/sendq/sendq/accounts"
 	"github.com/sendq/sendq/compliance"
+	"github.com/sendq/sendq/feeder"
 	"github.com/sendq/sendq/internal/keys"
 	"github.com/sendq/sendq/internal/msglimit"
 	"github.com/sendq/sendq/internal/optout"
@@ -108,6 +109,10 @@ type Config struct {
 	// is failed. Rate limits, closed windows and configuration errors do not
 	// count. Defaults to 10.
 	MaxAttempts int
+	// FeedLead is how far ahead of their sends campaign rows are fed to the
+	// queues: an account's fed, unsent campaign messages are kept near this
+	// much of its budget (package feeder). Defaults to 3 s.
+	FeedLead time.Duration
 	// DefaultExpiry applies to messages sent without one. Defaults to 7 days.
 	DefaultExpiry time.Duration
 	// Horizon is how far ahead a campaign message may reserve its rate-limit
@@ -173,6 +178,7 @@ type Worker struct {
 	optOuts  optOuts             // the opt-out list, as the send chain asks it
 	limits   msgLimits           // the messaging-limit count
 	batch    *batcher            // the claims and outcomes of handlers
+	feeder   *feeder.Feeder      // feeds the accounts' campaigns
 	ins      *asynq.Inspector
 	log      *slog.Logger
 	m        *Metrics
@@ -256,7 +262,16 @@ func New(cfg Config) (*Worker, error) {
 	if err != nil {
 		return nil, err
 	}
+	fc := feeder.Config{Redis: cfg.Redis, Retention: cfg.Retention, MaxWait: cfg.DefaultExpiry, Logger: cfg.Logger, Lead: cfg.FeedLead}
+	for id, a := range accts {
+		fc.Accounts = append(fc.Accounts, feeder.Account{ID: id, Budget: a.budget})
+	}
+	fd, err := feeder.New(fc, feeder.Metrics{Fed: cfg.Metrics.campaignFed})
+	if err != nil {
+		return nil, fmt.Errorf("worker: %w", err)
+	}
 	return &Worker{
+		feeder:   fd,
 		cfg:      cfg,
 		rdb:      cfg.Redis,
 		accts:    accts,
@@ -314,8 +329,11 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		servers = append(servers, srv)
 	}
+	var feeding sync.WaitGroup
+	feeding.Go(func() { _ = w.feeder.Run(ctx) })
 	w.log.Info("worker started", "accounts", len(w.accts), "concurrency_per_channel", w.cfg.Concurrency)
 	<-ctx.Done()
+	feeding.Wait() // no more campaign rows fed before the servers stop
 	w.log.Info("worker stopping", "shutdown_timeout", w.cfg.ShutdownTimeout)
 	var wg sync.WaitGroup
 	for _, s := range servers {

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/sendq/sendq/producer"
-	"github.com/sendq/sendq/tasks"
 )
 
 const campaignUsage = "usage: sendq campaign start --id ID --file F [--channel C] [--template NAME --language L | --text T | --media-url U --mime-type M] | status ID | pause ID | resume ID | cancel ID"
@@ -50,6 +49,7 @@ func (a *app) campaignStart(ctx context.Context, args []string) error {
 	file := fs.String("file", "", "CSV with a header row, or JSON Lines (.jsonl)")
 	asJSON := fs.Bool("json", false, "print a JSON object")
 	account := fs.String("account", "", "the account to send from (required when several are configured)")
+	atFlag := fs.String("at", "", "RFC 3339 time: start sending no earlier than this")
 	pos, err := a.parse(fs, args)
 	if err != nil {
 		return err
@@ -68,6 +68,12 @@ func (a *app) campaignStart(ctx context.Context, args []string) error {
 	if *file == "" {
 		return usagef("--file: required")
 	}
+	var at time.Time
+	if *atFlag != "" {
+		if at, err = time.Parse(time.RFC3339, *atFlag); err != nil {
+			return usagef("--at (not_before): want an RFC 3339 time such as 2026-11-24T09:00:00Z")
+		}
+	}
 	f, err := os.Open(*file)
 	if err != nil {
 		return fmt.Errorf("--file: %v", err)
@@ -77,36 +83,45 @@ func (a *app) campaignStart(ctx context.Context, args []string) error {
 	defaults := producer.Fields{Channel: mf.channel, Text: mf.text, MediaURL: mf.mediaURL, MimeType: mf.mimeType,
 		Caption: mf.caption, Template: mf.template, Language: mf.language, Params: mf.params, Buttons: mf.buttons, Elements: mf.elements,
 		Category: mf.category}
-	rows, bad, err := producer.ReadCampaign(f, ext == ".jsonl" || ext == ".ndjson", defaults)
-	if err != nil {
-		return err
-	}
-	for _, b := range bad {
-		fmt.Fprintf(a.stderr, "sendq: %s: line %d: %v\n", *file, b.Line, b.Err)
-	}
-	if len(rows) == 0 {
-		return usagef("%s: no valid row (%d rejected)", *file, len(bad))
-	}
-	msgs := make([]tasks.Message, len(rows))
-	for i, r := range rows {
-		msgs[i] = r.Message
-	}
 	return a.withProducer(ctx, func(p *producer.Producer) error {
-		bar := newProgress(a.stderr, len(msgs), "enqueued")
+		// The file is read as it is stored, never held whole: invalid rows
+		// are reported as they come.
+		size := int64(0)
+		if st, err := f.Stat(); err == nil {
+			size = st.Size()
+		}
+		bar := newProgress(a.stderr, 0, "rows stored")
+		bar.bytes(size)
 		start := time.Now()
+		rejected, valid := 0, 0
+		rows := func(emit func(producer.Row) error) error {
+			return producer.ScanCampaign(countingReader{f, bar}, ext == ".jsonl" || ext == ".ndjson", defaults,
+				func(r producer.Row) error {
+					valid++
+					r.Message.NotBefore = at
+					return emit(r)
+				},
+				func(b producer.RowError) {
+					rejected++
+					fmt.Fprintf(a.stderr, "sendq: %s: line %d: %v\n", *file, b.Line, b.Err)
+				})
+		}
 		// A start that died holds the campaign's lock for a few more seconds.
-		rep, err := p.StartCampaign(ctx, *id, msgs, producer.StartOptions{Progress: bar.set, WaitLock: 15 * time.Second, Account: *account})
+		rep, err := p.StartCampaignFrom(ctx, *id, rows, producer.StartOptions{Progress: bar.set, WaitLock: 15 * time.Second, Account: *account})
 		bar.done()
 		if err != nil {
 			return err
 		}
+		if valid == 0 {
+			return usagef("%s: no valid row (%d rejected)", *file, rejected)
+		}
 		elapsed := time.Since(start)
 		if *asJSON {
 			return json.NewEncoder(a.stdout).Encode(map[string]any{"id": rep.ID, "accepted": rep.Accepted,
-				"rejected": len(bad), "duplicates": rep.Duplicates})
+				"rejected": rejected, "duplicates": rep.Duplicates})
 		}
-		fmt.Fprintf(a.stdout, "campaign %s: accepted %d, rejected %d, duplicates %d (%.0f msgs/s)\n",
-			rep.ID, rep.Accepted, len(bad), rep.Duplicates, float64(rep.Accepted+rep.Duplicates)/elapsed.Seconds())
+		fmt.Fprintf(a.stdout, "campaign %s: accepted %d, rejected %d, duplicates %d (%.0f rows/s)\n",
+			rep.ID, rep.Accepted, rejected, rep.Duplicates, float64(rep.Accepted+rep.Duplicates)/elapsed.Seconds())
 		return nil
 	})
 }

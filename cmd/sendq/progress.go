@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -20,6 +21,34 @@ type progress struct {
 	tenth int
 	start time.Time
 	drawn time.Time
+	// size and read measure a file read as it goes, when the total is not
+	// known: the bar then shows the share of the file read.
+	size int64
+	read atomic.Int64
+}
+
+// bytes makes the bar show how much of a file of size bytes is read (see
+// countingReader), for a total not known ahead.
+func (p *progress) bytes(size int64) { p.size = size }
+
+// countingReader counts what is read for a progress.
+type countingReader struct {
+	r io.Reader
+	p *progress
+}
+
+func (c countingReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.p.read.Add(int64(n))
+	return n, err
+}
+
+// permille is how far the operation has got, in thousandths.
+func (p *progress) permille(n int) int {
+	if p.size > 0 {
+		return int(p.read.Load() * 1000 / p.size)
+	}
+	return n * 1000 / max(p.total, 1)
 }
 
 func newProgress(w io.Writer, total int, label string) *progress {
@@ -31,14 +60,14 @@ func (p *progress) set(n int) {
 	defer p.mu.Unlock()
 	p.last = n
 	if p.tty {
-		if time.Since(p.drawn) < 100*time.Millisecond && n < p.total {
+		if time.Since(p.drawn) < 100*time.Millisecond && p.permille(n) < 1000 {
 			return
 		}
 		p.drawn = time.Now()
 		fmt.Fprintf(p.w, "\r%s", p.line(n))
 		return
 	}
-	if tenth := n * 10 / max(p.total, 1); tenth > p.tenth {
+	if tenth := p.permille(n) / 100; tenth > p.tenth {
 		p.tenth = tenth
 		fmt.Fprintln(p.w, p.line(n))
 	}
@@ -46,6 +75,10 @@ func (p *progress) set(n int) {
 
 func (p *progress) line(n int) string {
 	rate := float64(n) / max(time.Since(p.start).Seconds(), 1e-9)
+	if p.size > 0 {
+		pm := min(p.permille(n), 1000)
+		return fmt.Sprintf("%s %d%% of the file, %d %s (%.0f/s)", bar(pm, 1000)[:32], pm/10, n, p.label, rate)
+	}
 	return fmt.Sprintf("%s %s (%.0f/s)", bar(n, p.total), p.label, rate)
 }
 

@@ -41,6 +41,28 @@ func (s Space) CampaignRate(id string, unixSecond int64) string {
 // CampaignLock is held while a producer enqueues a campaign.
 func (s Space) CampaignLock(id string) string { return s.prefix + "c:" + id + ":lock" }
 
+// CampaignRows is one chunk of a campaign's packed rows (package rowpack),
+// numbered from 0 in the order the starts stored them.
+func (s Space) CampaignRows(id string, chunk int) string {
+	return s.prefix + "c:" + id + ":k:" + strconv.Itoa(chunk)
+}
+
+// CampaignMembers is the set of a campaign's recipients (rowpack.Member):
+// a start stores no one twice, and a message id with no record yet is the
+// campaign's when its member is here.
+func (s Space) CampaignMembers(id string) string { return s.prefix + "c:" + id + ":mb" }
+
+// Feeding is the sorted set of an account's campaigns with rows left to
+// feed, scored by their first start (unix ms).
+func (s Space) Feeding() string { return s.prefix + "feed" }
+
+// FeedLease is held by the one feeder that feeds the account's campaigns.
+func (s Space) FeedLease() string { return s.prefix + "feed:lease" }
+
+// FeedingAccounts is the global set of accounts whose Feeding set may not be
+// empty: feeders look here first, so that idle accounts cost nothing.
+func FeedingAccounts() string { return Prefix + "feeding" }
+
 // Campaigns is the global hash of campaign ids, each to its account: written
 // once at a campaign's start, read by status and control, off the send path.
 func Campaigns() string { return Prefix + "campaigns" }

@@ -39,9 +39,16 @@ type Campaign struct {
 	Total   int
 	Counts  map[State]int
 	// Rate is the campaign's recent send rate (messages per second over the
-	// last 10 s) and ETA the time the rest would take at that rate.
+	// last 10 s), and Rate60 over the last minute (zero until the campaign
+	// is a minute old). ETA is the time the rest would take at Rate; the
+	// producer gives a better one, from the account's budget.
 	Rate   float64
+	Rate60 float64
 	ETA    time.Duration
+	// Left counts the messages not finished yet, and Fed the rows fed to
+	// the queues so far (see outcome/rows.go).
+	Left   int
+	Fed    int
 	Reason string
 	// Enqueued: every row of the last start has been enqueued.
 	Enqueued  bool
@@ -253,26 +260,48 @@ func (s *Store) GetCampaign(ctx context.Context, account, id string, now time.Ti
 			}
 		}
 	}
-	// The send rate over the last 10 whole seconds.
+	c.Fed = c.Total
+	if _, packed := h["nc"]; packed {
+		// Rows not fed yet have no record: queued, or scheduled before the
+		// start's --at, or cancelled with their campaign.
+		c.Fed, _ = strconv.Atoi(h["fd"])
+		if unfed := c.Total - c.Fed; unfed > 0 {
+			st := Queued
+			switch {
+			case c.State == CampaignCancelled:
+				st = Cancelled
+				finished += unfed
+			case now.Before(msTime(h["nb"])):
+				st = Scheduled
+			}
+			c.Counts[st] += unfed
+		}
+	}
+	c.Left = c.Total - finished
+	// The send rate over the last 10 and 60 whole seconds.
 	sec := now.Unix()
 	var rk []string
-	for i := int64(1); i <= 10; i++ {
+	for i := int64(1); i <= 60; i++ {
 		rk = append(rk, keys.Account(account).CampaignRate(id, sec-i))
 	}
 	vals, err := s.rdb.MGet(ctx, rk...).Result()
 	if err != nil {
 		return nil, fmt.Errorf("outcome: campaign %s: %w", id, err)
 	}
-	sent := 0
-	for _, v := range vals {
-		if str, ok := v.(string); ok {
-			n, _ := strconv.Atoi(str)
-			sent += n
+	sent10, sent60 := 0, 0
+	for i, v := range vals {
+		n := atoi(v)
+		if i < 10 {
+			sent10 += n
 		}
+		sent60 += n
 	}
-	c.Rate = float64(sent) / 10
-	if left := c.Total - finished; left > 0 && c.Rate > 0 {
-		c.ETA = time.Duration(float64(left) / c.Rate * float64(time.Second))
+	c.Rate = float64(sent10) / 10
+	if ft := msTime(h["ft"]); !ft.IsZero() && now.Sub(ft) >= 70*time.Second {
+		c.Rate60 = float64(sent60) / 60
+	}
+	if c.Left > 0 && c.Rate > 0 {
+		c.ETA = time.Duration(float64(c.Left) / c.Rate * float64(time.Second))
 	}
 	if c.State == CampaignRunning && c.Enqueued && finished == c.Total {
 		c.State = CampaignDone

@@ -164,7 +164,7 @@ func (s *Store) Get(ctx context.Context, account, id string) (*Record, error) {
 		return nil, fmt.Errorf("outcome: get %s: %w", id, err)
 	}
 	if len(h) == 0 {
-		return nil, fmt.Errorf("message %q: %w", id, ErrNotFound)
+		return s.unfed(ctx, []string{cmp.Or(account, keys.DefaultAccount)}, id)
 	}
 	r := fromHash(id, h)
 	r.Account = cmp.Or(account, keys.DefaultAccount)
@@ -198,7 +198,7 @@ func (s *Store) Find(ctx context.Context, accounts []string, id string) (*Record
 			return s.Get(ctx, accounts[i], id)
 		}
 	}
-	return nil, fmt.Errorf("message %q: %w", id, ErrNotFound)
+	return s.unfed(ctx, accounts, id)
 }
 
 // Result is how a send attempt ended, for Finish.
