@@ -2,7 +2,7 @@ package producer
 
 import (
 	"context"
-		"errors"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"

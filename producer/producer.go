@@ -13,9 +13,9 @@ import (
 
 	"github.com/sendq/sendq/accounts"
 	"github.com/sendq/sendq/internal/outcome"
-	"github.com/sendq/sendq/internal/taskq"
 	"github.com/sendq/sendq/internal/release"
 	"github.com/sendq/sendq/internal/session"
+	"github.com/sendq/sendq/internal/taskq"
 	"github.com/sendq/sendq/ratelimit"
 	"github.com/sendq/sendq/tasks"
 )

@@ -246,4 +246,6 @@ return 1
 `)
 
 // String is for logs.
-func (c Cursor) String() string { return strings.Join([]string{strconv.Itoa(c.Chunk), strconv.Itoa(c.Row)}, ":") }
+func (c Cursor) String() string {
+	return strings.Join([]string{strconv.Itoa(c.Chunk), strconv.Itoa(c.Row)}, ":")
+}
