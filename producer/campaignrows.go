@@ -33,6 +33,7 @@ type rowStore struct {
 	account string
 	id      string
 	opt     StartOptions
+	now     time.Time // the start's: its rows' creation, shared by all
 	seen    map[[rowpack.MemberSize]byte]struct{}
 	batch   []rowItem
 	out     chan []rowItem
@@ -54,7 +55,7 @@ type rowStore struct {
 
 func newRowStore(ctx context.Context, p *Producer, account, id string, opt StartOptions) *rowStore {
 	ctx, cancel := context.WithCancel(ctx)
-	s := &rowStore{p: p, ctx: ctx, cancel: cancel, account: account, id: id, opt: opt,
+	s := &rowStore{p: p, ctx: ctx, cancel: cancel, account: account, id: id, opt: opt, now: p.now(),
 		seen: map[[rowpack.MemberSize]byte]struct{}{}, out: make(chan []rowItem, 4)}
 	s.wg.Go(s.write)
 	return s
@@ -89,7 +90,7 @@ func (s *rowStore) add(r Row) error {
 		m.Template = &t
 	}
 	if m.CreatedAt.IsZero() {
-		m.CreatedAt = s.p.now()
+		m.CreatedAt = s.now // one time for every row, or each would differ from the base
 	}
 	m.ID = "campaign-row" // the real id needs the normalised recipient
 	if err := m.Validate(); err != nil {

@@ -266,11 +266,12 @@ func TestCLIAgainstTheSandbox(t *testing.T) {
 }
 
 // TestCampaignStartKilledHalfWayAndRerun kills `sendq campaign start` in the
-// middle, starts it again, then once more: the second start enqueues exactly
-// the missing messages, the third none.
+// middle, starts it again, then once more: the second start stores exactly
+// the missing rows, the third none, and no worker has been fed anything of a
+// start cut short.
 func TestCampaignStartKilledHalfWayAndRerun(t *testing.T) {
 	f := newFleet(t, 5, whautomatetest.Options{})
-	const rows = 50000
+	const rows = 100000
 	file := filepath.Join(t.TempDir(), "people.csv")
 	var b strings.Builder
 	b.WriteString("phone,name,param1\n")
@@ -284,25 +285,32 @@ func TestCampaignStartKilledHalfWayAndRerun(t *testing.T) {
 	cmd := exec.Command(binary, args...)
 	cmd.Env = f.env
 	require.NoError(t, cmd.Start())
-	queued := func() int64 { return f.rdb.LLen(context.Background(), "asynq:{sendq:whatsapp:bulk}:pending").Val() }
-	waitFor(t, "half enqueued", 60*time.Second, func() bool { return queued() >= rows/3 })
+	stored := func() int {
+		c, err := f.producer.CampaignStatus(context.Background(), "big")
+		if err != nil {
+			return 0
+		}
+		return c.Total
+	}
+	waitFor(t, "a third stored", 60*time.Second, func() bool { return stored() >= rows/3 })
 	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
 	_ = cmd.Wait()
-	before := queued()
-	require.Less(t, before, int64(rows), "killed before the end")
+	before := stored()
+	require.Less(t, before, rows, "killed before the end")
 
 	second := startWithEnv(t, f.env, args)
 	require.Equal(t, rows, second["accepted"]+second["duplicates"])
-	require.Equal(t, int64(rows), queued(), "every row is queued once")
+	require.Equal(t, rows-before, second["accepted"], "exactly the rows the first start did not store")
+	require.Equal(t, rows, stored(), "every row is stored once")
 	third := startWithEnv(t, f.env, args)
 	require.Equal(t, 0, third["accepted"])
 	require.Equal(t, rows, third["duplicates"])
-	require.Equal(t, int64(rows), queued())
 	c, err := f.producer.CampaignStatus(context.Background(), "big")
 	require.NoError(t, err)
 	require.Equal(t, rows, c.Total)
-	require.Equal(t, rows, c.Counts[producer.StateQueued])
-	t.Logf("killed with %d of %d queued; the rerun accepted %d (skipping %d); a third start accepted %d",
+	require.Equal(t, map[producer.State]int{producer.StateQueued: rows}, c.Counts, "rows not fed read queued")
+	require.Zero(t, f.rdb.LLen(context.Background(), "asynq:{sendq:whatsapp:bulk}:pending").Val(), "no worker ran: nothing is queued")
+	t.Logf("killed with %d of %d stored; the rerun accepted %d (skipping %d); a third start accepted %d",
 		before, rows, second["accepted"], second["duplicates"], third["accepted"])
 }
 
