@@ -50,6 +50,7 @@ type rowStore struct {
 	token       string
 	stopRefresh func()
 	rs          outcome.RowsStart
+	earlier     bool // an earlier start stored rows
 	w           *rowpack.Writer
 }
 
@@ -76,8 +77,9 @@ func (s *rowStore) firstErr() error {
 	return s.err
 }
 
-// add takes one row: it becomes the campaign's message (validated again,
-// so that any RowSource is safe) and joins the chunk being gathered.
+// add takes one row: it becomes the campaign's message (validated, unless
+// ScanCampaign did, so that any RowSource is safe) and joins the chunk
+// being gathered.
 func (s *rowStore) add(r Row) error {
 	if err := s.firstErr(); err != nil {
 		return err
@@ -92,9 +94,11 @@ func (s *rowStore) add(r Row) error {
 	if m.CreatedAt.IsZero() {
 		m.CreatedAt = s.now // one time for every row, or each would differ from the base
 	}
-	m.ID = "campaign-row" // the real id needs the normalised recipient
-	if err := m.Validate(); err != nil {
-		return fmt.Errorf("line %d: %w", r.Line, err)
+	if !r.checked {
+		m.ID = "campaign-row" // the real id needs the normalised recipient
+		if err := m.Validate(); err != nil {
+			return fmt.Errorf("line %d: %w", r.Line, err)
+		}
 	}
 	member := rowpack.Member(m.Channel, m.To)
 	if _, dup := s.seen[member]; dup {
@@ -173,9 +177,14 @@ func (s *rowStore) writeChunk(batch []rowItem) error {
 	for i := range batch {
 		members[i] = batch[i].member
 	}
-	known, err := s.p.outcomes.KnownMembers(s.ctx, s.account, s.id, members)
-	if err != nil {
-		return err
+	// Recipients earlier in the file are dropped already; an earlier start's
+	// are looked up, unless there was none.
+	known := make([]bool, len(batch))
+	if s.earlier {
+		var err error
+		if known, err = s.p.outcomes.KnownMembers(s.ctx, s.account, s.id, members); err != nil {
+			return err
+		}
 	}
 	members = members[:0]
 	for i := range batch {
@@ -227,6 +236,6 @@ func (s *rowStore) open(first *tasks.Message) error {
 	if err != nil {
 		return err
 	}
-	s.rs, s.w = rs, rowpack.NewWriter(*first, rs.Base)
+	s.rs, s.w, s.earlier = rs, rowpack.NewWriter(*first, rs.Base), rs.NextChunk > 0
 	return nil
 }
