@@ -22,10 +22,12 @@
 //   - Status and its Outcome, the record the worker keeps up to date: its
 //     State is one of States (README "Outcome states"); ErrNotFound for an
 //     id never sent or no longer kept.
-//   - Campaigns (README "Campaigns"): ReadCampaign reads a CSV or JSON Lines
-//     file into messages, StartCampaign enqueues them in the bulk lane behind
-//     transactional messages, each with an id derived from the campaign and
-//     the recipient (CampaignMessageID) so that a restart sends no one twice;
+//   - Campaigns (README "Campaigns"): ScanCampaign reads a CSV or JSON Lines
+//     file row by row (ReadCampaign into a slice); StartCampaignFrom (or
+//     StartCampaign, for a slice) stores the rows, packed, for the workers'
+//     feeder to move into the bulk lane at the account's pace, each with an
+//     id derived from the campaign and the recipient (CampaignMessageID) so
+//     that a restart sends no one twice;
 //     CampaignStatus, PauseCampaign, ResumeCampaign and CancelCampaign steer
 //     it while workers send.
 //   - RecordInbound, for applications that receive Whautomate's webhooks

@@ -79,13 +79,14 @@ is set; never a key. With --check, makes one request per account to check
 its key and location, and exits 1 if any fails (README "Accounts").`,
 		[]string{"SENDQ_ACCOUNTS_FILE", "WHAUTOMATE_BASE_URL", "WHAUTOMATE_API_KEY", "WHAUTOMATE_LOCATION_ID", "WHAUTOMATE_RATE_LIMIT"}},
 	"campaign start": {"sendq campaign start --id ID --file F [--channel C] [--template NAME --language L | --text T | --media-url U --mime-type M] [flags]",
-		`Enqueues one message per row of F: CSV with a header row, or JSON Lines
-(.jsonl) with the same keys: contact_id, client_id or phone (+ name),
-param1, param2, …, and per-row overrides channel, template, language, text,
-media_url, mime_type, caption, category; the flags give what a row does
-not say. Templates are marketing unless --category or the row says else.
-Starting the same campaign again sends no one twice. Invalid rows are
-reported on stderr with their line and skipped. The campaign is one
+		`Stores one message per row of F, for the workers to send at the
+account's pace: CSV with a header row, or JSON Lines (.jsonl) with the same
+keys: contact_id, client_id or phone (+ name), param1, param2, …, and
+per-row overrides channel, template, language, text, media_url, mime_type,
+caption, category; the flags give what a row does not say. Templates are
+marketing unless --category or the row says else. --at starts the campaign
+later. Starting the same campaign again sends no one twice. Invalid rows
+are reported on stderr with their line and skipped. The campaign is one
 account's: --account (required when several are configured); campaign ids
 are unique across accounts. Prints how many rows were accepted, rejected
 and skipped as duplicates (README "Campaigns").`, []string{"REDIS_URL", "SENDQ_ACCOUNTS_FILE"}},
