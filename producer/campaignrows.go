@@ -33,6 +33,7 @@ type rowStore struct {
 	account string
 	id      string
 	opt     StartOptions
+	created time.Time // every row's CreatedAt that has none: the start's
 	seen    map[[rowpack.MemberSize]byte]struct{}
 	batch   []rowItem
 	out     chan []rowItem
@@ -54,7 +55,7 @@ type rowStore struct {
 
 func newRowStore(ctx context.Context, p *Producer, account, id string, opt StartOptions) *rowStore {
 	ctx, cancel := context.WithCancel(ctx)
-	s := &rowStore{p: p, ctx: ctx, cancel: cancel, account: account, id: id, opt: opt,
+	s := &rowStore{p: p, ctx: ctx, cancel: cancel, account: account, id: id, opt: opt, created: p.now(),
 		seen: map[[rowpack.MemberSize]byte]struct{}{}, out: make(chan []rowItem, 4)}
 	s.wg.Go(s.write)
 	return s
@@ -89,7 +90,9 @@ func (s *rowStore) add(r Row) error {
 		m.Template = &t
 	}
 	if m.CreatedAt.IsZero() {
-		m.CreatedAt = s.p.now()
+		// One time for the whole start: a row's own would differ from its
+		// base's, and keep every row whole instead of packed.
+		m.CreatedAt = s.created
 	}
 	m.ID = "campaign-row" // the real id needs the normalised recipient
 	if err := m.Validate(); err != nil {
