@@ -161,6 +161,28 @@ func TestCampaign(t *testing.T) {
 		require.Empty(t, n, "chunks fed are dropped")
 	})
 
+	t.Run("RowsPackedAgainstTheirBase", func(t *testing.T) {
+		_, b := setup(t)
+		// A clock that moves at every look: the rows of one start still
+		// share their base's creation time, and are packed.
+		clock := time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)
+		p, err := producer.New(producer.Config{Redis: b.rdb, Now: func() time.Time {
+			clock = clock.Add(time.Millisecond)
+			return clock
+		}})
+		require.NoError(t, err)
+		_, err = p.StartCampaign(ctx, "c1", rows(3), producer.StartOptions{})
+		require.NoError(t, err)
+		size, err := b.rdb.StrLen(ctx, keys.Account("").CampaignRows("c1", 0)).Result()
+		require.NoError(t, err)
+		require.Less(t, size, int64(3*20), "three rows of a phone and a parameter each, packed")
+		o, err := p.Status(ctx, producer.CampaignMessageID("c1", tasks.WhatsApp, tasks.Recipient{Phone: "6591000002"}))
+		require.NoError(t, err)
+		require.Equal(t, producer.StateQueued, o.State)
+		require.Equal(t, "whatsapp", o.Channel, "a row not fed reads its base's channel")
+		require.Equal(t, "template", o.Kind)
+	})
+
 	t.Run("TemplatesDefaultToMarketing", func(t *testing.T) {
 		p, b := setup(t)
 		msgs := rows(3)

@@ -142,14 +142,18 @@ func TestFaults(t *testing.T) {
 	})
 }
 
-// redisServer is a redis-server process of the test's own, with AOF on.
+// redisServer is a redis-server process of the test's own, with AOF on
+// unless its args turn it off.
 type redisServer struct {
 	port int
 	dir  string
 	cmd  *exec.Cmd
+	args []string
 }
 
-func startRedis(t *testing.T) *redisServer {
+// startRedis starts a redis-server of the test's own; args are further
+// configuration, after (and over) the defaults.
+func startRedis(t *testing.T, args ...string) *redisServer {
 	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Skip("redis-server not on PATH")
@@ -158,7 +162,7 @@ func startRedis(t *testing.T) *redisServer {
 	require.NoError(t, err)
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	s := &redisServer{port: port, dir: t.TempDir()}
+	s := &redisServer{port: port, dir: t.TempDir(), args: args}
 	s.restart(t)
 	t.Cleanup(func() {
 		if s.cmd != nil && s.cmd.Process != nil {
@@ -179,8 +183,9 @@ func (s *redisServer) client(t *testing.T) *redis.Client {
 
 // restart starts the server on its port and directory, and waits until it answers.
 func (s *redisServer) restart(t *testing.T) {
-	s.cmd = exec.Command("redis-server", "--port", fmt.Sprint(s.port), "--bind", "127.0.0.1", "--dir", s.dir,
-		"--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--maxmemory-policy", "noeviction")
+	args := append([]string{"--port", fmt.Sprint(s.port), "--bind", "127.0.0.1", "--dir", s.dir,
+		"--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--maxmemory-policy", "noeviction"}, s.args...)
+	s.cmd = exec.Command("redis-server", args...)
 	logf, err := os.Create(filepath.Join(s.dir, "redis.log"))
 	if err != nil {
 		t.Error(err)
