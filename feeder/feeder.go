@@ -300,7 +300,14 @@ func (f *Feeder) feed(ctx context.Context, a Account, s outcome.FeedState, n int
 	if len(b.msgs) == 0 {
 		return 0, nil
 	}
-	if err := f.store.Feed(ctx, a.ID, f.token, s, b.next, b.msgs, time.Now()); err != nil {
+	now := time.Now()
+	for _, m := range b.msgs {
+		// A row's default expiry (worker.Config.DefaultExpiry) counts from
+		// when it is fed: a row waiting for its turn is not getting old,
+		// and a long campaign's last rows must not expire unsent.
+		m.CreatedAt = now
+	}
+	if err := f.store.Feed(ctx, a.ID, f.token, s, b.next, b.msgs, now); err != nil {
 		return 0, err
 	}
 	if err := f.enqueue(ctx, b.msgs); err != nil {
