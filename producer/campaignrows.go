@@ -33,6 +33,10 @@ type rowStore struct {
 	account string
 	id      string
 	opt     StartOptions
+	// created is when the start began: every row of it was accepted then.
+	// One time for all keeps the rows alike (a row whose CreatedAt differs
+	// from its base's would be packed whole, see rowpack).
+	created time.Time
 	seen    map[[rowpack.MemberSize]byte]struct{}
 	batch   []rowItem
 	out     chan []rowItem
@@ -54,7 +58,7 @@ type rowStore struct {
 
 func newRowStore(ctx context.Context, p *Producer, account, id string, opt StartOptions) *rowStore {
 	ctx, cancel := context.WithCancel(ctx)
-	s := &rowStore{p: p, ctx: ctx, cancel: cancel, account: account, id: id, opt: opt,
+	s := &rowStore{p: p, ctx: ctx, cancel: cancel, account: account, id: id, opt: opt, created: p.now(),
 		seen: map[[rowpack.MemberSize]byte]struct{}{}, out: make(chan []rowItem, 4)}
 	s.wg.Go(s.write)
 	return s
@@ -89,7 +93,7 @@ func (s *rowStore) add(r Row) error {
 		m.Template = &t
 	}
 	if m.CreatedAt.IsZero() {
-		m.CreatedAt = s.p.now()
+		m.CreatedAt = s.created
 	}
 	m.ID = "campaign-row" // the real id needs the normalised recipient
 	if err := m.Validate(); err != nil {

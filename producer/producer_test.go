@@ -161,6 +161,22 @@ func TestCampaign(t *testing.T) {
 		require.Empty(t, n, "chunks fed are dropped")
 	})
 
+	t.Run("RowsOfAStartArePackedAgainstItsBase", func(t *testing.T) {
+		// Rows alike but for their own parts keep only those: a start
+		// accepts all its rows at one time, so no row differs from the base
+		// by its CreatedAt (which would keep every row whole, at ~200 B).
+		p, b := setup(t)
+		_, err := p.StartCampaign(ctx, "c1", rows(1000), producer.StartOptions{})
+		require.NoError(t, err)
+		chunk, err := b.rdb.Get(ctx, "{sendq}:c:c1:k:0").Bytes()
+		require.NoError(t, err)
+		require.Less(t, len(chunk), 40*1000, "packed rows, %d B for 1000", len(chunk))
+		o, err := p.Status(ctx, producer.CampaignMessageID("c1", tasks.WhatsApp, tasks.Recipient{Phone: "6591000007"}))
+		require.NoError(t, err)
+		require.Equal(t, "whatsapp", o.Channel, "an unfed row of a campaign of alike rows tells its channel")
+		require.Equal(t, "template", o.Kind)
+	})
+
 	t.Run("TemplatesDefaultToMarketing", func(t *testing.T) {
 		p, b := setup(t)
 		msgs := rows(3)
