@@ -232,7 +232,13 @@ func (f *Feeder) feedAccount(ctx context.Context, a Account) error {
 	for _, s := range states {
 		if s.State == outcome.CampaignCancelled {
 			f.forget(a.ID, s.ID)
-			if _, err := f.store.StopFeeding(ctx, a.ID, s.ID, s.Next.Chunk, s.Chunks); err != nil {
+			// A batch left pending is never enqueued now, and nothing
+			// dropped the chunks it was read from: they go too.
+			from := s.Next.Chunk
+			if s.Pending != nil {
+				from = min(from, s.Pending.At.Chunk)
+			}
+			if _, err := f.store.StopFeeding(ctx, a.ID, s.ID, from, s.Chunks); err != nil {
 				return err
 			}
 			continue
