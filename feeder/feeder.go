@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -109,7 +110,7 @@ type Feeder struct {
 
 	mu      sync.Mutex
 	busy    map[string]bool    // accounts being fed right now
-	turn    map[string]int     // each account's next turn among its campaigns
+	turn    map[string]string  // each account's campaign whose turn is next
 	cache   map[string]*cached // campaign (account + id) → its current chunk
 	wg      sync.WaitGroup
 	metrics Metrics
@@ -131,7 +132,7 @@ func New(cfg Config, m Metrics) (*Feeder, error) {
 		return nil, err
 	}
 	f := &Feeder{cfg: cfg, store: store, client: asynq.NewClientFromRedisClient(cfg.Redis), token: newToken(),
-		accts: map[string]Account{}, busy: map[string]bool{}, turn: map[string]int{},
+		accts: map[string]Account{}, busy: map[string]bool{}, turn: map[string]string{},
 		cache: map[string]*cached{}, metrics: m}
 	for _, a := range cfg.Accounts {
 		f.accts[a.ID] = a
@@ -232,7 +233,13 @@ func (f *Feeder) feedAccount(ctx context.Context, a Account) error {
 	for _, s := range states {
 		if s.State == outcome.CampaignCancelled {
 			f.forget(a.ID, s.ID)
-			if _, err := f.store.StopFeeding(ctx, a.ID, s.ID, s.Next.Chunk, s.Chunks); err != nil {
+			// A batch left pending is never enqueued now, and nothing
+			// dropped the chunks it was read from: they go too.
+			from := s.Next.Chunk
+			if s.Pending != nil {
+				from = min(from, s.Pending.At.Chunk)
+			}
+			if _, err := f.store.StopFeeding(ctx, a.ID, s.ID, from, s.Chunks); err != nil {
 				return err
 			}
 			continue
@@ -265,29 +272,58 @@ func (f *Feeder) feedAccount(ctx context.Context, a Account) error {
 	if room <= 0 || len(ready) == 0 {
 		return nil
 	}
-	// The campaigns take the room in turn: an equal share each, and the
-	// first pick moves on every look, so that no campaign is always first.
+	// The campaigns take the room in turn, row by row, each look going on
+	// from where the last one stopped: however the room comes (a row in
+	// one look, two in the next, …), no campaign gets more than a row
+	// ahead of another.
+	left := make([]int, len(ready))
+	for i, s := range ready {
+		left[i] = min(s.Total-s.Fed, maxBatch)
+	}
 	f.mu.Lock()
-	first := f.turn[a.ID] % len(ready)
-	f.turn[a.ID]++
+	first := max(slices.IndexFunc(ready, func(s outcome.FeedState) bool { return s.ID == f.turn[a.ID] }), 0)
+	give, next := split(room, left, first)
+	f.turn[a.ID] = ready[next].ID
 	f.mu.Unlock()
-	share := (room + len(ready) - 1) / len(ready)
-	for i := range ready {
-		s := ready[(first+i)%len(ready)]
-		n := min(share, room, s.Total-s.Fed, maxBatch)
-		if n <= 0 {
-			break
+	for i, s := range ready {
+		if give[i] == 0 {
+			continue
 		}
-		fed, err := f.feed(ctx, a, s, n)
-		if err != nil {
+		if _, err := f.feed(ctx, a, s, give[i]); err != nil {
 			if errors.Is(err, outcome.ErrFeedMoved) || errors.Is(err, outcome.ErrFeedLease) {
 				return nil // another look will see what changed
 			}
 			return err
 		}
-		room -= fed
 	}
 	return nil
+}
+
+// split gives room rows to campaigns that have left[i] rows to take each,
+// one row at a time in turn from campaign first on. It returns each
+// campaign's rows and the one whose turn is next.
+func split(room int, left []int, first int) (give []int, next int) {
+	give = make([]int, len(left))
+	next = first
+	for room > 0 {
+		gave := false
+		for range left {
+			i := next
+			next = (next + 1) % len(left)
+			if give[i] < left[i] {
+				give[i]++
+				room--
+				gave = true
+				if room == 0 {
+					break
+				}
+			}
+		}
+		if !gave {
+			break
+		}
+	}
+	return give, next
 }
 
 // feed feeds up to n rows of campaign s from its cursor: it records them,

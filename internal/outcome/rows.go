@@ -25,7 +25,8 @@ import (
 //	tot   rows stored (every start's)   nc  chunks stored
 //	fd    rows fed so far               fc, fo  the next row: chunk, row in it
 //	b<i>  start bases (rowpack.Base)    nbase  how many
-//	nb    a start's --at (unix ms)      mx  1 if a row differs from its base
+//	nb    a start's --at (unix ms)      mx  1 if a row's channel or kind may
+//	                                        not be base b0's (see unfed)
 //	pend  a fed batch whose tasks may not all be enqueued: "chunk:row:n"
 //	ft    when the first row was fed (unix ms)
 //
@@ -55,6 +56,7 @@ func (s *Store) BeginRows(ctx context.Context, account, id string, base tasks.Me
 	nbase := atoi(h[0])
 	rs.NextChunk = atoi(h[1])
 	rs.Base = -1
+	var first tasks.Message
 	for i := range nbase {
 		b, err := s.rdb.HGet(ctx, key, "b"+strconv.Itoa(i)).Result()
 		if err != nil && !errors.Is(err, redis.Nil) {
@@ -63,11 +65,19 @@ func (s *Store) BeginRows(ctx context.Context, account, id string, base tasks.Me
 		if b == string(data) {
 			rs.Base = i
 		}
+		if i == 0 {
+			_ = json.Unmarshal([]byte(b), &first)
+		}
 	}
 	fields := []any{}
 	if rs.Base < 0 {
 		rs.Base = nbase
 		fields = append(fields, "b"+strconv.Itoa(nbase), data, "nbase", nbase+1)
+		// An unfed row reads its channel and kind from b0 (see unfed):
+		// a start of another channel or kind makes them unknown.
+		if nbase > 0 && (first.Channel != base.Channel || first.Kind != base.Kind) {
+			fields = append(fields, "mx", 1)
+		}
 	}
 	if !notBefore.IsZero() {
 		fields = append(fields, "nb", ms(notBefore))

@@ -46,13 +46,20 @@ func MessageID(campaign string, m [MemberSize]byte) string {
 }
 
 // ParseMessageID splits a campaign message's id into its campaign and member;
-// ok is false for any other id.
+// ok is false for any other id, one in upper-case hex among them (message
+// ids are case-sensitive: only MessageID's own spelling names the row).
 func ParseMessageID(id string) (campaign string, m [MemberSize]byte, ok bool) {
 	const n = 2*MemberSize + 1
 	if len(id) <= n || id[len(id)-n] != ':' {
 		return "", m, false
 	}
-	if _, err := hex.Decode(m[:], []byte(id[len(id)-n+1:])); err != nil {
+	digits := id[len(id)-n+1:]
+	for i := range len(digits) {
+		if c := digits[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return "", m, false
+		}
+	}
+	if _, err := hex.Decode(m[:], []byte(digits)); err != nil {
 		return "", m, false
 	}
 	return id[:len(id)-n], m, true
