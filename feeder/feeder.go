@@ -55,6 +55,12 @@ type Config struct {
 	// Backlog is the backlog of an account with no budget. Defaults to
 	// 1,000.
 	Backlog int
+	// MaxParked is how many of a campaign's fed messages may be scheduled
+	// (set aside until quiet hours end, or the messaging limit frees a
+	// place) before the campaign is fed no more: they leave the backlog,
+	// and without a bound a campaign started at night would be fed whole,
+	// into the queues' schedule. Defaults to 1,000.
+	MaxParked int
 	// Tick is how often the feeder looks for room. Defaults to 200 ms.
 	Tick time.Duration
 	// LeaseTTL is how long an account's feed lease outlives its holder.
@@ -70,8 +76,8 @@ func (c *Config) defaults() error {
 	if c.Redis == nil {
 		return errors.New("feeder: Config.Redis is required")
 	}
-	if c.Lead < 0 || c.MinBacklog < 0 || c.Backlog < 0 || c.Tick < 0 || c.LeaseTTL < 0 {
-		return errors.New("feeder: negative Lead, MinBacklog, Backlog, Tick or LeaseTTL")
+	if c.Lead < 0 || c.MinBacklog < 0 || c.Backlog < 0 || c.MaxParked < 0 || c.Tick < 0 || c.LeaseTTL < 0 {
+		return errors.New("feeder: negative Lead, MinBacklog, Backlog, MaxParked, Tick or LeaseTTL")
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d == 0 {
@@ -86,6 +92,9 @@ func (c *Config) defaults() error {
 	}
 	if c.Backlog == 0 {
 		c.Backlog = 1000
+	}
+	if c.MaxParked == 0 {
+		c.MaxParked = 1000
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -263,8 +272,10 @@ func (f *Feeder) feedAccount(ctx context.Context, a Account) error {
 			continue
 		}
 		// A paused campaign's fed messages are held, and no more are fed; a
-		// start under way, or cut short, is fed once a start completes it.
-		if s.State == outcome.CampaignRunning && s.Complete && s.NotBefore.Before(now.Add(f.cfg.Lead)) {
+		// start under way, or cut short, is fed once a start completes it;
+		// one with MaxParked messages set aside waits for them.
+		if s.State == outcome.CampaignRunning && s.Complete && s.NotBefore.Before(now.Add(f.cfg.Lead)) &&
+			s.Parked < f.cfg.MaxParked {
 			ready = append(ready, s)
 		}
 	}

@@ -662,3 +662,50 @@ func TestAccountsAreFedApart(t *testing.T) {
 	require.Equal(t, 15, b.fed(t, "zeta", "autumn"))
 	require.Equal(t, target, b.fed(t, "acme", "spring"), "acme's backlog is its own")
 }
+
+// park does a worker's part for the pending tasks of the bulk queue when
+// quiet hours hold them: records each scheduled and removes its task. It
+// returns the messages parked.
+func (b *bundle) park(t *testing.T) []*tasks.Message {
+	t.Helper()
+	ctx := context.Background()
+	infos, err := b.ins.ListPendingTasks(bulk, asynq.PageSize(100_000))
+	if errors.Is(err, asynq.ErrQueueNotFound) {
+		return nil
+	}
+	require.NoError(t, err)
+	var parked []*tasks.Message
+	for _, info := range infos {
+		m, err := tasks.DecodeTask(info.Type, info.Payload)
+		require.NoError(t, err)
+		_, err = b.store.Finish(ctx, m, "", outcome.Result{State: outcome.Scheduled, Reason: "quiet_hours"}, time.Now())
+		require.NoError(t, err)
+		require.NoError(t, b.ins.DeleteTask(bulk, info.ID))
+		parked = append(parked, m)
+	}
+	return parked
+}
+
+func TestParkedBound(t *testing.T) {
+	// Messages set aside until a time leave the backlog; without a bound,
+	// a campaign started in quiet hours would be fed whole.
+	ctx := context.Background()
+	b := setup(t)
+	b.start(t, "acme", "night", 30, time.Time{})
+	b.run(t, feeder.Config{Accounts: []feeder.Account{{ID: "acme"}}, Backlog: 3, MaxParked: 5})
+	var parked []*tasks.Message
+	waitFor(t, func() bool {
+		parked = append(parked, b.park(t)...)
+		return b.fed(t, "acme", "night") >= 5 && b.backlog(t, "acme") == 0
+	}, "fed past the bound, all parked")
+	fed := b.fed(t, "acme", "night")
+	require.Less(t, fed, 5+3, "no look feeds once the bound is reached")
+	never(t, func() bool { return b.fed(t, "acme", "night") > fed }, "nothing more fed while %d are parked", fed)
+
+	// Quiet hours end: the parked messages are sent, and feeding goes on.
+	for _, m := range parked {
+		_, err := b.store.Finish(ctx, m, "", outcome.Result{State: outcome.Sent, Calls: 1}, time.Now())
+		require.NoError(t, err)
+	}
+	waitFor(t, func() bool { return b.fed(t, "acme", "night") > fed }, "fed again once the parked ones went")
+}

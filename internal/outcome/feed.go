@@ -50,6 +50,9 @@ type FeedState struct {
 	// Backlog is how many of its fed messages wait to be sent: queued or
 	// retrying (not those set aside until a time or a contact's message).
 	Backlog int
+	// Parked is how many of its fed messages are scheduled: set aside until
+	// a time (quiet hours, the messaging limit, --at).
+	Parked  int
 	Pending *Pending
 }
 
@@ -88,7 +91,7 @@ func (s *Store) ReleaseFeed(ctx context.Context, account, token string) error {
 	return unlockScript.Run(ctx, s.rdb, []string{keys.Account(account).FeedLease()}, token).Err()
 }
 
-var feedFields = []string{"st", "tot", "fd", "fc", "fo", "nc", "nb", "fin", "n:queued", "n:retrying", "pend"}
+var feedFields = []string{"st", "tot", "fd", "fc", "fo", "nc", "nb", "fin", "n:queued", "n:retrying", "pend", "n:scheduled"}
 
 // FeedStates reads the account's campaigns that have rows to feed, in the
 // order of their first start.
@@ -111,7 +114,8 @@ func (s *Store) FeedStates(ctx context.Context, account string) ([]FeedState, er
 		v := cmds[i].Val()
 		out[i] = FeedState{ID: id, State: CampaignState(str(v[0])), Total: atoi(v[1]), Fed: atoi(v[2]),
 			Next: Cursor{atoi(v[3]), atoi(v[4])}, Chunks: atoi(v[5]), NotBefore: msTime(str(v[6])),
-			Complete: str(v[7]) == "1", Backlog: atoi(v[8]) + atoi(v[9]), Pending: parsePending(str(v[10]))}
+			Complete: str(v[7]) == "1", Backlog: atoi(v[8]) + atoi(v[9]), Pending: parsePending(str(v[10])),
+			Parked: atoi(v[11])}
 	}
 	return out, nil
 }
