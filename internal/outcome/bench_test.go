@@ -41,13 +41,10 @@ func BenchmarkClaimFinish(b *testing.B) {
 			}
 			if campaign != "" {
 				require.NoError(b, s.OpenCampaign(ctx, "", campaign, now))
-				_, err := s.CreateCampaign(ctx, campaign, msgs, Queued, now)
+			}
+			for _, m := range msgs {
+				_, _, err := s.Create(ctx, m, Schedule{}, now)
 				require.NoError(b, err)
-			} else {
-				for _, m := range msgs {
-					_, _, err := s.Create(ctx, m, Schedule{}, now)
-					require.NoError(b, err)
-				}
 			}
 			var next atomic.Int64
 			cpu0 := redistest.CPU(b, rdb)

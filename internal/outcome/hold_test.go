@@ -105,11 +105,13 @@ func TestHoldAndSuppress(t *testing.T) {
 		s, b := setup(t)
 		require.NoError(t, s.OpenCampaign(ctx, "", "cp1", b.now))
 		m1, m2 := msg("m1", "cp1"), msg("m2", "cp1")
-		n, err := s.CreateCampaign(ctx, "cp1", []*tasks.Message{m1, m2}, Queued, b.now)
-		require.NoError(t, err)
-		require.Equal(t, 2, n)
+		for _, m := range []*tasks.Message{m1, m2} {
+			created, _, err := s.Create(ctx, m, Schedule{}, b.now)
+			require.NoError(t, err)
+			require.True(t, created)
+		}
 		require.NoError(t, s.CampaignEnqueued(ctx, "", "cp1"))
-		_, err = claim(ctx, s, m1, "t1", time.Minute, b.now)
+		_, err := claim(ctx, s, m1, "t1", time.Minute, b.now)
 		require.NoError(t, err)
 		_, err = s.Finish(ctx, m1, "t1", Result{State: Suppressed, Reason: "opted_out"}, b.now)
 		require.NoError(t, err)

@@ -92,29 +92,6 @@ redis.call('PEXPIRE', okey, ARGV[6])
 return {1, eff(ARGV[5])}
 `)
 
-// createManyScript records the messages of one campaign in one call (a bulk
-// start), those that have no record yet. KEYS 5.. the records. ARGV 5 state,
-// 6 retention ms, 7 campaign id, then (channel, kind) for each record.
-// Returns how many it created.
-var createManyScript = redis.NewScript(luaPrelude + `
-local created = 0
-for i = 5, #KEYS do
-  if redis.call('EXISTS', KEYS[i]) == 0 then
-    local a = 8 + (i - 5) * 2
-    redis.call('HSET', KEYS[i], 'st', ARGV[5], 'ca', now, 'ch', ARGV[a], 'k', ARGV[a + 1], 'cp', ARGV[7])
-    redis.call('PEXPIRE', KEYS[i], ARGV[6])
-    created = created + 1
-  end
-end
-if created > 0 then
-  local st = eff(ARGV[5])
-  redis.call('HINCRBY', gkey, st, created)
-  redis.call('HINCRBY', ckey, 'tot', created)
-  redis.call('HINCRBY', ckey, 'n:' .. st, created)
-end
-return created
-`)
-
 // claimScript starts a send attempt. KEYS 5 campaign in-flight set, 6 campaign
 // held set. ARGV 5 token, 6 lease ms, 7 order score, 8 retention ms, 9 the
 // member for the held set, 10.. the record's fields (to create it if the

@@ -129,32 +129,6 @@ func (s *Store) Create(ctx context.Context, m *tasks.Message, sched Schedule, no
 	return res[0].(int64) == 1, State(res[1].(string)), nil
 }
 
-// CreateCampaign records, in one call, the messages of campaign that have
-// no record yet, in state, and returns how many it created. The messages
-// are of one account, the campaign's.
-func (s *Store) CreateCampaign(ctx context.Context, campaign string, msgs []*tasks.Message, state State, now time.Time) (int, error) {
-	if len(msgs) == 0 {
-		return 0, nil
-	}
-	account := msgs[0].Account
-	space := keys.Account(account)
-	k, a := s.common(&tasks.Message{ID: campaign, Account: account, Campaign: campaign}, now)
-	k[0] = space.Campaign(campaign) // no record of its own; KEYS[1] is unused
-	a = append(a, string(state), s.unfinishedTTL(), campaign)
-	for _, m := range msgs {
-		if m.Account != account {
-			return 0, fmt.Errorf("outcome: create campaign records: messages of accounts %q and %q", account, m.Account)
-		}
-		k = append(k, space.Outcome(m.ID))
-		a = append(a, string(m.Channel), string(m.Kind))
-	}
-	n, err := createManyScript.Run(ctx, s.rdb, k, a...).Int()
-	if err != nil {
-		return 0, fmt.Errorf("outcome: create campaign records: %w", err)
-	}
-	return n, nil
-}
-
 // Get returns the record of account's message id, as its campaign's state
 // makes it (an unfinished message of a cancelled campaign reads cancelled).
 func (s *Store) Get(ctx context.Context, account, id string) (*Record, error) {
