@@ -117,7 +117,10 @@ type Config struct {
 	DefaultExpiry time.Duration
 	// Horizon is how far ahead a campaign message may reserve its rate-limit
 	// slot; a transactional message may reserve twice as far, which puts it
-	// ahead of campaign messages still waiting. Defaults to 500 ms.
+	// ahead of campaign messages still waiting. While campaigns keep an
+	// account at its budget, the account's schedule is reserved this far
+	// ahead, and a transactional message waits about this long for its
+	// slot. Defaults to 200 ms.
 	Horizon time.Duration
 	// MaxBlock is the longest a handler waits in place for its channel's
 	// rate limit or cool-down; longer waits reschedule the message. Defaults
@@ -205,7 +208,7 @@ func (cfg Config) withDefaults() (Config, error) {
 		cfg.MaxAttempts = 10
 	}
 	def(&cfg.DefaultExpiry, 7*24*time.Hour)
-	def(&cfg.Horizon, 500*time.Millisecond)
+	def(&cfg.Horizon, 200*time.Millisecond)
 	def(&cfg.MaxBlock, 10*time.Second)
 	def(&cfg.SendTimeout, 15*time.Second)
 	def(&cfg.Hold, 5*time.Second)

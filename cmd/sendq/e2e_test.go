@@ -55,6 +55,7 @@ type fleet struct {
 	sandbox  *whautomatetest.Server
 	producer *producer.Producer
 	env      []string
+	logs     []string // the worker processes' log files
 }
 
 func newFleet(t *testing.T, slot int, opts whautomatetest.Options, env ...string) *fleet {
@@ -93,6 +94,7 @@ func (f *fleet) start(name string) *exec.Cmd {
 	dieWithTest(cmd)
 	logf, err := os.Create(filepath.Join(f.t.TempDir(), name+".log"))
 	require.NoError(f.t, err)
+	f.logs = append(f.logs, logf.Name())
 	cmd.Stdout, cmd.Stderr = logf, logf
 	require.NoError(f.t, cmd.Start())
 	f.t.Cleanup(func() {
