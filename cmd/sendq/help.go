@@ -93,8 +93,10 @@ and skipped as duplicates (README "Campaigns").`, []string{"REDIS_URL", "SENDQ_A
 	"campaign status": {"sendq campaign status ID [--json]", `Prints a campaign's state (running, paused, auto_paused, cancelled, done),
 its messages counted by outcome state, its send rate and the time the rest
 will take; an auto-paused campaign's reason; --json adds its account.`, []string{"REDIS_URL"}},
-	"campaign pause": {"sendq campaign pause ID", `Pauses a campaign: once this returns, no new send of it starts (sends
-already under way finish). campaign resume undoes it.`, []string{"REDIS_URL"}},
+	"campaign pause": {"sendq campaign pause ID", `Pauses a campaign: once this returns, nothing more of it is fed to the
+queues and no message of it is taken up; sends already under way, or
+waiting for their slot (up to 200 ms ahead), finish. campaign resume
+undoes it.`, []string{"REDIS_URL"}},
 	"campaign resume": {"sendq campaign resume ID", `Resumes a paused or auto-paused campaign: its held messages go back to
 their queues, in order.`, []string{"REDIS_URL"}},
 	"campaign cancel": {"sendq campaign cancel ID", `Cancels a campaign: once this returns, none of its messages is sent any
@@ -141,7 +143,7 @@ const campaignHelp = campaignUsage + `
 Bulk runs (README "Campaigns"):
   start --id ID --file F [flags]  enqueue one message per row of a CSV or JSON Lines file
   status ID [--json]              the campaign's state, counts, rate and time to go
-  pause ID                        no new send of it starts once this returns
+  pause ID                        stop sending it (within a fraction of a second)
   resume ID                       let a paused campaign send again
   cancel ID                       nothing of it is sent any more once this returns
 
