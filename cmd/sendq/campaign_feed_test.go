@@ -19,7 +19,6 @@ import (
 
 	"github.com/sendq/sendq/accounts"
 	"github.com/sendq/sendq/internal/keys"
-	"github.com/sendq/sendq/ratelimit"
 	"github.com/sendq/sendq/tasks"
 	"github.com/sendq/sendq/whautomate/whautomatetest"
 )
@@ -99,19 +98,6 @@ func (f *fleet) logLines(s string) int {
 	return n
 }
 
-// busiestIn is the most of the times at (sorted) within any span of length
-// d, as a sliding-window budget counts them.
-func busiestIn(at []time.Time, d time.Duration) int {
-	most, first := 0, 0
-	for last, t := range at {
-		for t.Sub(at[first]) >= d {
-			first++
-		}
-		most = max(most, last-first+1)
-	}
-	return most
-}
-
 // TestCampaignsShareTheBudgetFairly (issue 15, must-be-true 3): two
 // accounts of 600 requests a minute each, three worker processes; account
 // a runs two campaigns and b one, and each account sends a transactional
@@ -126,14 +112,7 @@ func busiestIn(at []time.Time, d time.Duration) int {
 func TestCampaignsShareTheBudgetFairly(t *testing.T) {
 	seconds, budget := envInt(t, "SENDQ_TEST_FAIR_SECONDS", 30), envInt(t, "SENDQ_TEST_FAIR_BUDGET", 600)
 	const txEvery = 500 * time.Millisecond // each account's transactional pace
-	f := newFleet(t, 6, whautomatetest.Options{Latency: 5 * time.Millisecond,
-		Keys: map[string]whautomatetest.KeyOptions{"key-a": {Budget: budget}, "key-b": {Budget: budget}}},
-		"SENDQ_CONCURRENCY=50")
-	f.accountsFile(map[string]int{"a": budget, "b": budget})
-	perMinute := ratelimit.Limit{Rate: budget, Per: time.Minute}
-	set, err := accounts.NewSet(accounts.Account{ID: "a", Budget: perMinute}, accounts.Account{ID: "b", Budget: perMinute})
-	require.NoError(t, err)
-	f.useAccounts(set)
+	f := twoAccounts(t, budget)
 	ctx := context.Background()
 
 	// More rows than any campaign can send in the run, so that all three
@@ -221,7 +200,7 @@ func TestCampaignsShareTheBudgetFairly(t *testing.T) {
 			}
 		}
 		sort.Slice(at, func(i, j int) bool { return at[i].Before(at[j]) })
-		win[acct] = window{busiestIn(at, time.Minute), busiestIn(at, 10*time.Second), busiestIn(at, time.Second),
+		win[acct] = window{whautomatetest.Busiest(at, time.Minute), whautomatetest.Busiest(at, 10*time.Second), whautomatetest.Busiest(at, time.Second),
 			inRun, f.sandbox.Count429("key-" + acct)}
 	}
 

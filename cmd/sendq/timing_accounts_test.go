@@ -97,12 +97,11 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 // key accepted again (A resumes), and a 429 with Retry-After: 3 (no request
 // with A's key for 3 s).
 //
-// SENDQ_TEST_ISOLATION_A (default 1500) and SENDQ_TEST_ISOLATION_B (default
-// 100) size the run; the note's figures are 20,000 and 200.
-func TestAccountsIsolated(t *testing.T) {
-	nA, nB := envInt(t, "SENDQ_TEST_ISOLATION_A", 1500), envInt(t, "SENDQ_TEST_ISOLATION_B", 100)
-	require.GreaterOrEqual(t, nB, 100, "SENDQ_TEST_ISOLATION_B: B's messages span A's events")
-	const budget = 600 // a minute, both accounts: 10 requests a second
+// twoAccounts is a fleet of two accounts, a and b, with budget requests a
+// minute each, at the sandbox (keys key-a and key-b) and in the workers'
+// and the test's producer's accounts.
+func twoAccounts(t *testing.T, budget int) *fleet {
+	t.Helper()
 	f := newFleet(t, 6, whautomatetest.Options{Latency: 5 * time.Millisecond,
 		Keys: map[string]whautomatetest.KeyOptions{"key-a": {Budget: budget}, "key-b": {Budget: budget}}},
 		"SENDQ_CONCURRENCY=50")
@@ -111,13 +110,23 @@ func TestAccountsIsolated(t *testing.T) {
 	set, err := accounts.NewSet(accounts.Account{ID: "a", Budget: perMinute}, accounts.Account{ID: "b", Budget: perMinute})
 	require.NoError(t, err)
 	f.useAccounts(set)
+	return f
+}
+
+// SENDQ_TEST_ISOLATION_A (default 1500) and SENDQ_TEST_ISOLATION_B (default
+// 100) size the run; the note's figures are 20,000 and 200.
+func TestAccountsIsolated(t *testing.T) {
+	nA, nB := envInt(t, "SENDQ_TEST_ISOLATION_A", 1500), envInt(t, "SENDQ_TEST_ISOLATION_B", 100)
+	require.GreaterOrEqual(t, nB, 100, "SENDQ_TEST_ISOLATION_B: B's messages span A's events")
+	const budget = 600 // a minute, both accounts: 10 requests a second
+	f := twoAccounts(t, budget)
 	ctx := context.Background()
 	keyA := f.sandbox.KeyIndex("key-a")
 
 	// A's first message meets a 429 with Retry-After: 3; its backlog
 	// follows, half transactional, half a campaign.
 	f.sandbox.Script(whautomatetest.Match{Recipient: "a-429"}, whautomatetest.Answer{Status: 429, RetryAfter: "3"})
-	_, err = f.producer.Send(ctx, template("a", "a-429", tasks.Telegram))
+	_, err := f.producer.Send(ctx, template("a", "a-429", tasks.Telegram))
 	require.NoError(t, err)
 	var idsA []string
 	for i := range nA / 2 {

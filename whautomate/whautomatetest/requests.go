@@ -124,13 +124,13 @@ func (s *Server) BusiestWindow(key string, d time.Duration) int {
 		}
 	}
 	s.mu.Unlock()
-	return busiest(at, d)
+	return Busiest(at, d)
 }
 
-// busiest returns the most of the times at (in order) that lie within any
+// Busiest returns the most of the times at (in order) that lie within any
 // span of length d: two times d or more apart never share one, as the
 // budget counts them.
-func busiest(at []time.Time, d time.Duration) int {
+func Busiest(at []time.Time, d time.Duration) int {
 	if d <= 0 {
 		return 0
 	}

@@ -38,7 +38,7 @@ func TestBusiest(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			require.Equal(t, tt.want, busiest(tt.times, tt.d))
+			require.Equal(t, tt.want, Busiest(tt.times, tt.d))
 		})
 	}
 }
