@@ -253,25 +253,14 @@ func (b *bundle) requireSentOnce(t *testing.T, account string, ids ...[]string) 
 // waitFor polls cond until it holds, for at most 20 s.
 func waitFor(t *testing.T, cond func() bool, msgAndArgs ...any) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			require.Fail(t, "condition not met within 20 s", msgAndArgs...)
-		}
-		time.Sleep(2 * time.Millisecond) // polling interval, not synchronisation
-	}
+	require.Eventually(t, cond, 20*time.Second, 2*time.Millisecond, msgAndArgs...)
 }
 
 // never checks, for 100 ms (some twenty looks of a feeder), that cond
 // does not hold.
 func never(t *testing.T, cond func() bool, msgAndArgs ...any) {
 	t.Helper()
-	for end := time.Now().Add(100 * time.Millisecond); time.Now().Before(end); {
-		if cond() {
-			require.Fail(t, "condition met", msgAndArgs...)
-		}
-		time.Sleep(2 * time.Millisecond) // polling interval
-	}
+	require.Never(t, cond, 100*time.Millisecond, 2*time.Millisecond, msgAndArgs...)
 }
 
 // sendAll sends the campaigns' fed messages as they come, until every row
@@ -474,14 +463,20 @@ func TestBacklogBound(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		for ctx.Err() == nil {
+		sample := time.NewTicker(time.Millisecond)
+		defer sample.Stop()
+		for {
 			counts, err := b.store.Counts(ctx, "acme")
 			if err == nil {
 				if n := counts[outcome.Queued] + counts[outcome.Retrying]; n > most.Load() {
 					most.Store(n)
 				}
 			}
-			time.Sleep(time.Millisecond) // sampling interval
+			select {
+			case <-ctx.Done():
+				return
+			case <-sample.C:
+			}
 		}
 	})
 

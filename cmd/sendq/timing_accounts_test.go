@@ -279,7 +279,7 @@ func idleCommands(t *testing.T, f *fleet, name string, over time.Duration) float
 		return err == nil && len(servers) >= len(before)+len(tasks.Channels)
 	}, 30*time.Second, 50*time.Millisecond, "the worker's servers register")
 	c0, _ := redisStats(t, f)
-	time.Sleep(over) // the measured window
+	<-time.After(over) // the measured window: a span of time, not a wait for an event
 	c1, _ := redisStats(t, f)
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
