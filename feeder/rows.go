@@ -4,13 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
-
-	"github.com/hibiken/asynq"
 
 	"github.com/sendq/sendq/internal/outcome"
 	"github.com/sendq/sendq/internal/rowpack"
-	"github.com/sendq/sendq/internal/taskq"
 	"github.com/sendq/sendq/tasks"
 )
 
@@ -104,21 +100,4 @@ func (f *Feeder) forget(account, id string) {
 	f.mu.Lock()
 	delete(f.cache, account+"\x00"+id)
 	f.mu.Unlock()
-}
-
-// enqueueOne enqueues one message's task, held until its NotBefore.
-func (f *Feeder) enqueueOne(ctx context.Context, m *tasks.Message) error {
-	var at time.Time
-	if m.NotBefore.After(time.Now()) {
-		at = m.NotBefore
-	}
-	task, opts, err := taskq.Task(m, at)
-	if err != nil {
-		return err
-	}
-	_, err = f.client.EnqueueContext(ctx, task, opts...)
-	if errors.Is(err, asynq.ErrTaskIDConflict) {
-		return nil
-	}
-	return err
 }
