@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -248,8 +247,3 @@ redis.call('HDEL', KEYS[1], 'pend')
 for i = 3, #KEYS do redis.call('UNLINK', KEYS[i]) end
 return 1
 `)
-
-// String is for logs.
-func (c Cursor) String() string {
-	return strings.Join([]string{strconv.Itoa(c.Chunk), strconv.Itoa(c.Row)}, ":")
-}
