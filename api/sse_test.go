@@ -256,13 +256,15 @@ func TestEvents(t *testing.T) {
 func waitState(t testing.TB, f *fixture, id, want string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
+	poll := time.NewTicker(10 * time.Millisecond)
+	defer poll.Stop()
 	for {
 		a := f.do(call{method: "GET", path: "/api/v1/messages/" + id, token: tokenAll})
 		if a.status == http.StatusOK && a.json(t)["state"] == want {
 			return
 		}
 		require.True(t, time.Now().Before(deadline), "%s never became %s: %s", id, want, a.body)
-		time.Sleep(10 * time.Millisecond) // polling a state, with a deadline
+		<-poll.C
 	}
 }
 
