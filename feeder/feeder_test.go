@@ -18,6 +18,7 @@ import (
 	"github.com/sendq/sendq/feeder"
 	"github.com/sendq/sendq/internal/keys"
 	"github.com/sendq/sendq/internal/outcome"
+	"github.com/sendq/sendq/internal/poll"
 	"github.com/sendq/sendq/internal/rowpack"
 	"github.com/sendq/sendq/internal/taskq"
 	"github.com/sendq/sendq/producer"
@@ -253,14 +254,14 @@ func (b *bundle) requireSentOnce(t *testing.T, account string, ids ...[]string) 
 // waitFor polls cond until it holds, for at most 20 s.
 func waitFor(t *testing.T, cond func() bool, msgAndArgs ...any) {
 	t.Helper()
-	require.Eventually(t, cond, 20*time.Second, 2*time.Millisecond, msgAndArgs...)
+	poll.Eventually(t, cond, 20*time.Second, 2*time.Millisecond, msgAndArgs...)
 }
 
 // never checks, for 100 ms (some twenty looks of a feeder), that cond
 // does not hold.
 func never(t *testing.T, cond func() bool, msgAndArgs ...any) {
 	t.Helper()
-	require.Never(t, cond, 100*time.Millisecond, 2*time.Millisecond, msgAndArgs...)
+	poll.Never(t, cond, 100*time.Millisecond, 2*time.Millisecond, msgAndArgs...)
 }
 
 // sendAll sends the campaigns' fed messages as they come, until every row
@@ -596,8 +597,10 @@ func TestAtLaterThanLead(t *testing.T) {
 	soon := b.start(t, "acme", "soon", 5, time.Now().Add(500*time.Millisecond))
 	now := b.start(t, "acme", "now", 5, time.Time{})
 	b.run(t, feeder.Config{Accounts: []feeder.Account{{ID: "acme"}}, Lead: 3 * time.Second})
-	waitFor(t, func() bool { return b.fed(t, "acme", "now") == 5 && b.fed(t, "acme", "soon") == 5 },
-		"campaigns due within Lead are fed")
+	// The cursor moves before the batch's tasks are enqueued: wait for both.
+	waitFor(t, func() bool {
+		return b.fed(t, "acme", "now") == 5 && b.fed(t, "acme", "soon") == 5 && len(b.tasks(t)) == 10
+	}, "campaigns due within Lead are fed and enqueued")
 	require.ElementsMatch(t, append(append([]string{}, soon...), now...), b.tasks(t))
 	never(t, func() bool { return b.fed(t, "acme", "later") > 0 }, "a campaign due past Lead waits")
 	require.Equal(t, map[outcome.State]int{outcome.Scheduled: 5}, b.campaign(t, "acme", "later").Counts)
