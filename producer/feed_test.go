@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sendq/sendq/feeder"
+	"github.com/sendq/sendq/internal/poll"
 )
 
 // runFeeder runs the workers' campaign feeder on rdb for the test's length:
@@ -30,6 +31,6 @@ func runFeeder(t *testing.T, rdb redis.UniversalClient, accts ...feeder.Account)
 // waitPending waits until queue holds n tasks, pending or scheduled.
 func (b *bundle) waitPending(t *testing.T, queue string, n int) {
 	t.Helper()
-	require.Eventually(t, func() bool { return b.pending(t, queue) == n }, 10*time.Second, 5*time.Millisecond,
+	poll.Eventually(t, func() bool { return b.pending(t, queue) == n }, 10*time.Second, 5*time.Millisecond,
 		"%d tasks in %s", n, queue)
 }

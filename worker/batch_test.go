@@ -11,6 +11,7 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
+	"github.com/sendq/sendq/internal/poll"
 	"github.com/stretchr/testify/require"
 )
 
@@ -70,12 +71,12 @@ func TestBatcherSendsWhatQueuedMeanwhileTogether(t *testing.T) {
 	}
 	wg.Add(1)
 	go ask(0)
-	require.Eventually(t, func() bool { return h.pipelines.Load() == 1 }, 5*time.Second, time.Millisecond)
+	poll.Eventually(t, func() bool { return h.pipelines.Load() == 1 }, 5*time.Second, time.Millisecond)
 	for i := 1; i < 100; i++ {
 		wg.Add(1)
 		go ask(i)
 	}
-	require.Eventually(t, func() bool { return b.waiting() == 99 }, 5*time.Second, time.Millisecond)
+	poll.Eventually(t, func() bool { return b.waiting() == 99 }, 5*time.Second, time.Millisecond)
 	close(h.hold)
 	wg.Wait()
 	require.EqualValues(t, 2, h.pipelines.Load(), "the first request alone, then the 99 together")

@@ -16,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/sendq/sendq/internal/poll"
 	"github.com/sendq/sendq/producer"
 	"github.com/sendq/sendq/whautomate/whautomatetest"
 	"github.com/sendq/sendq/worker"
@@ -87,7 +88,7 @@ func TestCallbackDeliversEveryTerminalOutcomeAfterAnOutage(t *testing.T) {
 		require.NoError(t, err)
 		ids = append(ids, id)
 	}
-	require.Eventually(t, func() bool { return rc.refused.Load() > 3 }, 10*time.Second, 10*time.Millisecond,
+	poll.Eventually(t, func() bool { return rc.refused.Load() > 3 }, 10*time.Second, 10*time.Millisecond,
 		"the callback tries while the receiver is down")
 	// The outage lasts SENDQ_TEST_CALLBACK_OUTAGE (a Go duration) when set:
 	// 60s to reproduce the figure in the README.
@@ -96,7 +97,7 @@ func TestCallbackDeliversEveryTerminalOutcomeAfterAnOutage(t *testing.T) {
 		t.Logf("receiver down for %v: %d deliveries refused", d, rc.refused.Load())
 	}
 	rc.up.Store(true)
-	require.Eventually(t, func() bool {
+	poll.Eventually(t, func() bool {
 		rc.mu.Lock()
 		defer rc.mu.Unlock()
 		return len(rc.events) == len(ids)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/sendq/sendq/internal/poll"
 	"github.com/sendq/sendq/producer"
 	"github.com/sendq/sendq/ratelimit"
 	"github.com/sendq/sendq/tasks"
@@ -71,7 +72,7 @@ func TestCampaignPauseResumeCancel(t *testing.T) {
 	rep, err := b.producer.StartCampaign(ctx, "spring", msgs, producer.StartOptions{})
 	require.NoError(t, err)
 	require.Equal(t, total, rep.Accepted)
-	require.Eventually(t, func() bool { return b.sandbox.SentCount() >= 1000 }, 30*time.Second, 10*time.Millisecond)
+	poll.Eventually(t, func() bool { return b.sandbox.SentCount() >= 1000 }, 30*time.Second, 10*time.Millisecond)
 
 	// A transactional message while the campaign saturates the channel.
 	txAt := time.Now()
@@ -86,7 +87,7 @@ func TestCampaignPauseResumeCancel(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, producer.CampaignState("paused"), c.State)
 	// Sends already under way end; nothing new starts.
-	require.Eventually(t, func() bool {
+	poll.Eventually(t, func() bool {
 		return b.sentAfter(paused.Add(time.Second)) == 0 && time.Since(paused) > 2500*time.Millisecond
 	}, 10*time.Second, 50*time.Millisecond)
 	last := b.sandbox.Sent()[b.sandbox.SentCount()-1].At
@@ -95,7 +96,7 @@ func TestCampaignPauseResumeCancel(t *testing.T) {
 
 	require.NoError(t, b.producer.ResumeCampaign(ctx, "spring"))
 	before := b.sandbox.SentCount()
-	require.Eventually(t, func() bool { return b.sandbox.SentCount() > before+500 }, 20*time.Second, 10*time.Millisecond)
+	poll.Eventually(t, func() bool { return b.sandbox.SentCount() > before+500 }, 20*time.Second, 10*time.Millisecond)
 
 	require.NoError(t, b.producer.CancelCampaign(ctx, "spring"))
 	cancelled := time.Now()
@@ -103,7 +104,7 @@ func TestCampaignPauseResumeCancel(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, producer.CampaignState("cancelled"), c.State)
 	// Let the workers drain the cancelled messages from the queue.
-	require.Eventually(t, func() bool {
+	poll.Eventually(t, func() bool {
 		info, err := b.ins.GetQueueInfo("sendq:whatsapp:bulk")
 		return err == nil && info.Pending == 0 && info.Active == 0 && info.Retry == 0 && info.Scheduled == 0
 	}, 30*time.Second, 50*time.Millisecond)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/sendq/sendq/internal/poll"
 	"github.com/sendq/sendq/producer"
 	"github.com/sendq/sendq/worker"
 )
@@ -34,7 +35,7 @@ func TestSentinelFailoverMidRun(t *testing.T) {
 		require.NoError(t, err)
 		ids = append(ids, id)
 	}
-	require.Eventually(t, func() bool { return b.sandbox.SentCount() >= 300 }, 30*time.Second, 10*time.Millisecond)
+	poll.Eventually(t, func() bool { return b.sandbox.SentCount() >= 300 }, 30*time.Second, 10*time.Millisecond)
 	out, err := exec.Command("bash", "-c", failover).CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	t.Logf("%s at %d of %d sent", strings.TrimSpace(string(out)), b.sandbox.SentCount(), len(ids))
@@ -66,7 +67,7 @@ func TestNoSendBeforeTheLeaseIsReplicated(t *testing.T) {
 	b := setup(t, func(c *worker.Config) { c.WaitReplicas = 1 })
 	_, err := b.producer.Send(ctx, template("lonely", "c-lonely"))
 	require.NoError(t, err)
-	require.Never(t, func() bool { return b.sandbox.CallsFor("c-lonely") > 0 }, 3*time.Second, 50*time.Millisecond,
+	poll.Never(t, func() bool { return b.sandbox.CallsFor("c-lonely") > 0 }, 3*time.Second, 50*time.Millisecond,
 		"sent without the lease on a replica")
 	o, err := b.producer.Status(ctx, "lonely")
 	require.NoError(t, err)

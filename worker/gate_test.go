@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/sendq/sendq/internal/poll"
 	"github.com/sendq/sendq/ratelimit"
 )
 
@@ -58,7 +59,7 @@ func TestGateLetsTransactionalMessagesFirst(t *testing.T) {
 			require.NoError(t, g.enter(context.Background(), campaign))
 			passed <- name
 		}()
-		require.Eventually(t, func() bool { return g.waiters() == want }, 5*time.Second, time.Millisecond)
+		poll.Eventually(t, func() bool { return g.waiters() == want }, 5*time.Second, time.Millisecond)
 	}
 	wait("campaign-1", true, [2]int{0, 1})
 	wait("campaign-2", true, [2]int{0, 2})
@@ -112,6 +113,6 @@ func oneWaiting(t *testing.T, campaign bool) (*gate, context.CancelFunc, <-chan 
 	if campaign {
 		want = [2]int{0, 1}
 	}
-	require.Eventually(t, func() bool { return g.waiters() == want }, 5*time.Second, time.Microsecond)
+	poll.Eventually(t, func() bool { return g.waiters() == want }, 5*time.Second, time.Microsecond)
 	return g, cancel, errc
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sendq/sendq/internal/poll"
 	"github.com/sendq/sendq/producer"
 	"github.com/sendq/sendq/tasks"
 	"github.com/sendq/sendq/whautomate/whautomatetest"
@@ -41,7 +42,7 @@ func TestMetricsMatchTheRecordedOutcomes(t *testing.T) {
 		ids = append(ids, m.ID)
 	}
 	want := map[producer.State]int{}
-	require.Eventually(t, func() bool {
+	poll.Eventually(t, func() bool {
 		want = map[producer.State]int{}
 		for _, id := range ids {
 			o, err := b.producer.Status(ctx, id)

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sendq/sendq/internal/poll"
 	"github.com/sendq/sendq/producer"
 	"github.com/sendq/sendq/ratelimit"
 	"github.com/sendq/sendq/tasks"
@@ -114,7 +115,7 @@ func TestRateLimits(t *testing.T) {
 			c.RecipientLimits = map[tasks.Channel]ratelimit.Limit{}
 		})
 		b.sendTemplates(t, "wa-", 500)
-		require.Eventually(t, func() bool { return b.sandbox.SentCount() >= 20 }, 10*time.Second, 10*time.Millisecond)
+		poll.Eventually(t, func() bool { return b.sandbox.SentCount() >= 20 }, 10*time.Second, 10*time.Millisecond)
 		at := time.Now()
 		_, err := b.producer.Send(ctx, tasks.Message{ID: "tg", Channel: tasks.Telegram, Kind: tasks.KindTemplate,
 			To: tasks.Recipient{ContactID: "t1"}, Template: &tasks.Template{Text: "your table is ready"}})
@@ -152,7 +153,7 @@ func TestALateSlotIsGivenUp(t *testing.T) {
 	require.NoError(t, err)
 	b.waitState(t, "tg", producer.StateSent, 10*time.Second)
 	missed := func() float64 { return counter(t, reg, "sendq_limiter_slots_missed_total", "", "") }
-	require.Eventually(t, func() bool { return missed() >= 3 }, 10*time.Second, 10*time.Millisecond, "slots given up")
+	poll.Eventually(t, func() bool { return missed() >= 3 }, 10*time.Second, 10*time.Millisecond, "slots given up")
 	require.Zero(t, b.sandbox.CallsFor("c-wa"), "nothing sent late on the limited channel")
 	o, err := b.producer.Status(ctx, "wa")
 	require.NoError(t, err)
@@ -183,7 +184,7 @@ func TestAProcessHoldsFewSlots(t *testing.T) {
 	spaced.Per += time.Duration(float64(spaced.Per) * worker.Headroom)
 	var ahead []time.Duration
 	for n := 20; n <= 100; n += 20 {
-		require.Eventually(t, func() bool { return b.sandbox.SentCount() >= n }, 20*time.Second, 5*time.Millisecond)
+		poll.Eventually(t, func() bool { return b.sandbox.SentCount() >= n }, 20*time.Second, 5*time.Millisecond)
 		r, err := other.Reserve(ctx, ratelimit.Request{Key: string(tasks.WhatsApp), Limit: spaced, MaxWait: 5 * time.Second})
 		require.NoError(t, err)
 		require.True(t, r.OK)

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sendq/sendq/internal/outcome"
+	"github.com/sendq/sendq/internal/poll"
 	"github.com/sendq/sendq/tasks"
 	"github.com/sendq/sendq/whautomate"
 )
@@ -53,7 +54,7 @@ func TestReleaseOutlastsABriefOutage(t *testing.T) {
 	defer back.Stop()
 	err = j.release(ctx, errors.New("the lease reached 0 of 1 replicas"))
 	require.ErrorContains(t, err, "redis")
-	require.Eventually(t, func() bool { return rdb.Ping(ctx).Err() == nil }, 5*time.Second, 10*time.Millisecond)
+	poll.Eventually(t, func() bool { return rdb.Ping(ctx).Err() == nil }, 5*time.Second, 10*time.Millisecond)
 	// Another run finds the message free: no lease was left behind.
 	next := &job{w: w, a: w.account(m.Account), m: m, lease: w.newLease(m), start: time.Now()}
 	w.batch.do(ctx, func(p redis.Pipeliner) { claimed = next.lease.ClaimIn(ctx, p, time.Minute, time.Now()) })

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sendq/sendq/internal/keys"
+	"github.com/sendq/sendq/internal/poll"
 	"github.com/sendq/sendq/producer"
 	"github.com/sendq/sendq/tasks"
 	"github.com/sendq/sendq/worker"
@@ -80,7 +81,7 @@ func TestSessionWindow(t *testing.T) {
 			calls := b.sandbox.CallsFor("c1")
 			_, err = b.producer.RecordInbound(ctx, "", tasks.WhatsApp, "c1", "", time.Now())
 			require.NoError(t, err)
-			require.Eventually(t, func() bool { return b.sandbox.CallsFor("c1") > calls }, 10*time.Second, 10*time.Millisecond)
+			poll.Eventually(t, func() bool { return b.sandbox.CallsFor("c1") > calls }, 10*time.Second, 10*time.Millisecond)
 		}
 		b.waitState(t, "m1", producer.StateWaitingSession, 10*time.Second)
 		b.sandbox.MarkInbound(tasks.WhatsApp, "c1", "", time.Now())

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sendq/sendq/internal/keys"
+	"github.com/sendq/sendq/internal/poll"
 	"github.com/sendq/sendq/internal/redistest"
 	"github.com/sendq/sendq/producer"
 	"github.com/sendq/sendq/ratelimit"
@@ -116,7 +117,7 @@ func (b *bundle) waitSent(t *testing.T, ids []string, timeout time.Duration) {
 func (b *bundle) waitState(t *testing.T, id string, want producer.State, timeout time.Duration) *producer.Outcome {
 	t.Helper()
 	var last *producer.Outcome
-	require.Eventually(t, func() bool {
+	poll.Eventually(t, func() bool {
 		o, err := b.producer.Status(context.Background(), id)
 		if err != nil {
 			return false
@@ -227,7 +228,7 @@ func TestPipeline(t *testing.T) {
 		require.NoError(t, err)
 		o := b.waitState(t, "bad1", producer.StateFailed, 10*time.Second)
 		require.Contains(t, o.Error, "invalid message")
-		require.Eventually(t, func() bool {
+		poll.Eventually(t, func() bool {
 			info, err := b.ins.GetTaskInfo(keys.Queue("whatsapp", false), "bad2")
 			return err == nil && info.State == asynq.TaskStateArchived && info.Retried == 0
 		}, 10*time.Second, 10*time.Millisecond)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/sendq/sendq/accounts"
 	"github.com/sendq/sendq/internal/keys"
+	"github.com/sendq/sendq/internal/poll"
 	"github.com/sendq/sendq/tasks"
 	"github.com/sendq/sendq/whautomate/whautomatetest"
 )
@@ -79,7 +80,7 @@ func (f *fleet) startReady(name string) *exec.Cmd {
 	before, err := ins.Servers()
 	require.NoError(f.t, err)
 	cmd := f.start(name)
-	require.Eventually(f.t, func() bool {
+	poll.Eventually(f.t, func() bool {
 		servers, err := ins.Servers()
 		return err == nil && len(servers) >= len(before)+len(tasks.Channels)
 	}, 30*time.Second, 50*time.Millisecond, "the worker's servers register")
@@ -329,7 +330,7 @@ func TestCampaignSurvivesKillsAndARedisRestart(t *testing.T) {
 	}
 	waitSent := func(n int) {
 		t.Helper()
-		require.Eventually(t, func() bool { sampleLease(); return f.sandbox.SentCount() >= n },
+		poll.Eventually(t, func() bool { sampleLease(); return f.sandbox.SentCount() >= n },
 			2*time.Minute, 10*time.Millisecond, "%d sent", n)
 	}
 	type kill struct{ from, to time.Time } // the signal sent, the process gone
@@ -362,7 +363,7 @@ func TestCampaignSurvivesKillsAndARedisRestart(t *testing.T) {
 	require.Less(t, f.sandbox.SentCount(), rows, "the campaign was still sending at the last kill")
 
 	var final campaignStatus
-	require.Eventually(t, func() bool {
+	poll.Eventually(t, func() bool {
 		sampleLease()
 		c, err := f.producer.CampaignStatus(ctx, "crash")
 		if err != nil || c.State != "done" {
@@ -473,7 +474,7 @@ func TestCampaignETA(t *testing.T) {
 	var later []reading
 	var doneAt time.Time
 	next := look.readDone.Add(every)
-	require.Eventually(t, func() bool {
+	poll.Eventually(t, func() bool {
 		c, err := f.producer.CampaignStatus(ctx, "eta")
 		if err == nil && c.State == "done" {
 			doneAt = time.Now()

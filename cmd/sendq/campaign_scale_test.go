@@ -20,6 +20,7 @@ import (
 
 	"github.com/sendq/sendq/internal/keys"
 	"github.com/sendq/sendq/internal/outcome"
+	"github.com/sendq/sendq/internal/poll"
 	"github.com/sendq/sendq/producer"
 	"github.com/sendq/sendq/tasks"
 	"github.com/sendq/sendq/whautomate/whautomatetest"
@@ -195,7 +196,7 @@ func TestCampaignMemoryAndStart(t *testing.T) {
 	took := startCampaign(t, f, "scale", file, n)
 	// The start's connections and their buffers are gone once it exits,
 	// as soon as Redis has seen them close.
-	require.Eventually(t, func() bool { return infoInt(t, rdb, "clients", "connected_clients") <= clients },
+	poll.Eventually(t, func() bool { return infoInt(t, rdb, "clients", "connected_clients") <= clients },
 		10*time.Second, 10*time.Millisecond, "the start's connections close")
 	after := infoInt(t, rdb, "memory", "used_memory")
 
@@ -300,7 +301,7 @@ func TestCampaignPauseAndCancel(t *testing.T) {
 		return err == nil && n == 0
 	})
 	quiet := f.sandbox.SentCount()
-	require.Never(t, func() bool { return f.sandbox.SentCount() > quiet }, 2*time.Second, 50*time.Millisecond,
+	poll.Never(t, func() bool { return f.sandbox.SentCount() > quiet }, 2*time.Second, 50*time.Millisecond,
 		"nothing is sent while the campaign is paused")
 	require.Equal(t, "paused", f.campaignReport(id).State)
 	claimed := map[string]bool{}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/sendq/sendq/internal/keys"
 	"github.com/sendq/sendq/internal/msglimit"
+	"github.com/sendq/sendq/internal/poll"
 	"github.com/sendq/sendq/producer"
 	"github.com/sendq/sendq/tasks"
 	"github.com/sendq/sendq/whautomate/whautomatetest"
@@ -47,7 +48,7 @@ func (f *fleet) sendID(args ...string) string {
 func (f *fleet) waitState(id string, want producer.State, timeout time.Duration) *producer.Outcome {
 	f.t.Helper()
 	var o *producer.Outcome
-	require.Eventually(f.t, func() bool {
+	poll.Eventually(f.t, func() bool {
 		var err error
 		o, err = f.producer.Status(context.Background(), id)
 		return err == nil && o.State == want
@@ -96,7 +97,7 @@ func TestOptOutCampaign(t *testing.T) {
 	f.cli("campaign", "start", "--id", "promo", "--file", peopleFile, "--channel", "whatsapp",
 		"--template", "sale", "--language", "en", "--json")
 	var c *producer.Campaign
-	require.Eventually(t, func() bool {
+	poll.Eventually(t, func() bool {
 		var err error
 		c, err = f.producer.CampaignStatus(context.Background(), "promo")
 		return err == nil && c.State == "done"
@@ -172,7 +173,7 @@ func TestMessagingLimitAcrossThreeWorkersAndRestarts(t *testing.T) {
 		return sent, held
 	}
 	var sent, held int
-	require.Eventually(t, func() bool {
+	poll.Eventually(t, func() bool {
 		sent, held = limited(ids)
 		return sent+held == 400
 	}, 2*time.Minute, 250*time.Millisecond, "not all sent or held")
@@ -210,7 +211,7 @@ func TestMessagingLimitAcrossThreeWorkersAndRestarts(t *testing.T) {
 	for i := range 3 {
 		f.start(fmt.Sprintf("worker-again-%d", i))
 	}
-	require.Eventually(t, func() bool {
+	poll.Eventually(t, func() bool {
 		_, held := limited(after)
 		return held == 10
 	}, time.Minute, 250*time.Millisecond, "new recipients after the restarts are held")

@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sendq/sendq/internal/poll"
 	"github.com/sendq/sendq/internal/redistest"
 	"github.com/sendq/sendq/producer"
 	"github.com/sendq/sendq/tasks"
@@ -139,7 +140,7 @@ func (f *fleet) waitFinished(ids []string, timeout time.Duration) map[producer.S
 			f.t.Logf("states when the wait ended: %v", counts)
 		}
 	}()
-	require.Eventually(f.t, func() bool {
+	poll.Eventually(f.t, func() bool {
 		counts = map[producer.State]int{}
 		done := true
 		for _, id := range ids {
@@ -182,7 +183,7 @@ func (f *fleet) tally(ids []string) (lost, twice int) {
 
 func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
-	require.Eventually(t, cond, timeout, 20*time.Millisecond, what)
+	poll.Eventually(t, cond, timeout, 20*time.Millisecond, what)
 }
 
 func TestSIGTERMDrainsAndSendsEachOnce(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/sendq/sendq/accounts"
 	"github.com/sendq/sendq/internal/outcome"
+	"github.com/sendq/sendq/internal/poll"
 	"github.com/sendq/sendq/producer"
 	"github.com/sendq/sendq/ratelimit"
 	"github.com/sendq/sendq/tasks"
@@ -146,7 +147,7 @@ func TestAccountsIsolated(t *testing.T) {
 		f.start(fmt.Sprintf("worker-%d", i))
 	}
 	var limited time.Time
-	require.Eventually(t, func() bool {
+	poll.Eventually(t, func() bool {
 		for _, r := range f.sandbox.Requests() {
 			if r.Account == keyA && r.Status == 429 {
 				limited = r.At
@@ -274,7 +275,7 @@ func idleCommands(t *testing.T, f *fleet, name string, over time.Duration) float
 	cmd := f.start(name)
 	// The worker is up when its four servers (a channel each) have
 	// registered; then the measured window.
-	require.Eventually(t, func() bool {
+	poll.Eventually(t, func() bool {
 		servers, err := ins.Servers()
 		return err == nil && len(servers) >= len(before)+len(tasks.Channels)
 	}, 30*time.Second, 50*time.Millisecond, "the worker's servers register")
@@ -344,13 +345,13 @@ func TestManyAccounts(t *testing.T) {
 	}
 	// Measured until the sandbox has every send: the test's own look-ups
 	// afterwards are not the workers' cost.
-	require.Eventually(t, func() bool { return f.sandbox.SentCount() >= len(ids) },
+	poll.Eventually(t, func() bool { return f.sandbox.SentCount() >= len(ids) },
 		time.Duration(per)*time.Minute/time.Duration(budget)+2*time.Minute, 100*time.Millisecond, "every message reaches the sandbox")
 	c1, cpu1 := redisStats(t, f)
 	outcomes, err := outcome.New(f.rdb, outcome.Config{})
 	require.NoError(t, err)
 	for _, a := range list {
-		require.Eventually(t, func() bool {
+		poll.Eventually(t, func() bool {
 			counts, err := outcomes.Counts(ctx, a.ID)
 			return err == nil && counts[producer.StateSent] == int64(per)
 		}, 30*time.Second, 50*time.Millisecond, "every message of %s recorded sent", a.ID)

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sendq/sendq/internal/keys"
+	"github.com/sendq/sendq/internal/poll"
 )
 
 // set is a Set in memory, as a store keeps one in Redis.
@@ -139,7 +140,7 @@ func TestOnce(t *testing.T) {
 		require.Equal(t, []string{keys.Member("q", "m")}, s.list(), "kept, for the next try")
 
 		unblock()
-		require.Eventually(t, func() bool {
+		poll.Eventually(t, func() bool {
 			info, err := b.ins.GetTaskInfo("q", "m")
 			return err == nil && info.State == asynq.TaskStateRetry
 		}, 5*time.Second, 10*time.Millisecond)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/sendq/sendq/internal/poll"
 	"github.com/sendq/sendq/tasks"
 	"github.com/sendq/sendq/whautomate"
 	"github.com/sendq/sendq/whautomate/whautomatetest"
@@ -694,7 +695,7 @@ func TestCloseStopsRequestsInFlight(t *testing.T) {
 		_, err := c.SendTelegramText(context.Background(), tasks.Recipient{ContactID: "c1"}, "hi")
 		errc <- err
 	}()
-	require.Eventually(t, func() bool { return sb.Calls("") == 1 }, 5*time.Second, time.Millisecond)
+	poll.Eventually(t, func() bool { return sb.Calls("") == 1 }, 5*time.Second, time.Millisecond)
 	closed := make(chan struct{})
 	go func() {
 		sb.Close()
