@@ -289,6 +289,7 @@ func TestCampaignSurvivesKillsAndARedisRestart(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test with real processes; skipped with -short")
 	}
+	t.Parallel() // mostly waiting for asynq, on a server of its own: see TestFaults
 	rows, budget := envInt(t, "SENDQ_TEST_CRASH_ROWS", 1000), envInt(t, "SENDQ_TEST_CRASH_BUDGET", 6000)
 	const latency = 20 * time.Millisecond
 	srv := startRedis(t)

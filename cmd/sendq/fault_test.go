@@ -51,6 +51,11 @@ func TestFaults(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end fault suite; skipped with -short")
 	}
+	// The faults mostly wait (for asynq's lease, an outage, a slow API):
+	// they run at once, each on its own database or server, after the
+	// package's other tests (parallel tests wait for the rest), so that
+	// they never share the machine with a timing test.
+	t.Parallel()
 	t.Cleanup(func() {
 		var b strings.Builder
 		fmt.Fprintf(&b, "\n%-34s %8s %5s %10s %10s\n", "fault", "messages", "lost", "sent twice", "recovery")
@@ -62,6 +67,7 @@ func TestFaults(t *testing.T) {
 	env := []string{"SENDQ_CONCURRENCY=20", "SENDQ_RATE_WHATSAPP=0", "SENDQ_PACE_WHATSAPP=0"}
 
 	t.Run("WorkerSIGKILL", func(t *testing.T) {
+		t.Parallel()
 		f := newFleet(t, 3, whautomatetest.Options{Latency: 50 * time.Millisecond}, env...)
 		ids := f.enqueue(tasks.WhatsApp, "kill", 400)
 		a := f.start("worker-a")
@@ -77,6 +83,7 @@ func TestFaults(t *testing.T) {
 	})
 
 	t.Run("RedisKilledAndRestartedWithAOF", func(t *testing.T) {
+		t.Parallel()
 		srv := startRedis(t)
 		f := fleetOn(t, srv.client(t), srv.url(), whautomatetest.Options{Latency: 20 * time.Millisecond}, env...)
 		ids := f.enqueue(tasks.WhatsApp, "redis", 600)
@@ -92,6 +99,7 @@ func TestFaults(t *testing.T) {
 	})
 
 	t.Run("APIDownFor30s", func(t *testing.T) {
+		t.Parallel()
 		f := newFleet(t, 6, whautomatetest.Options{Latency: 20 * time.Millisecond}, env...)
 		ids := f.enqueue(tasks.WhatsApp, "down", 300)
 		f.start("worker")
@@ -107,7 +115,8 @@ func TestFaults(t *testing.T) {
 	})
 
 	t.Run("APIAnsweringAfter2s", func(t *testing.T) {
-		f := newFleet(t, 6, whautomatetest.Options{Latency: 2 * time.Second}, env...)
+		t.Parallel()
+		f := newFleet(t, 12, whautomatetest.Options{Latency: 2 * time.Second}, env...)
 		ids := f.enqueue(tasks.WhatsApp, "slow", 200)
 		start := time.Now()
 		f.start("worker")
@@ -118,7 +127,8 @@ func TestFaults(t *testing.T) {
 	})
 
 	t.Run("ConnectionCutAfterTheRequest", func(t *testing.T) {
-		f := newFleet(t, 6, whautomatetest.Options{Latency: 10 * time.Millisecond}, env...)
+		t.Parallel()
+		f := newFleet(t, 13, whautomatetest.Options{Latency: 10 * time.Millisecond}, env...)
 		// Texts to contacts with open windows: each first call is taken in and
 		// its connection cut, unanswered.
 		var ids []string

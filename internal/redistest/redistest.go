@@ -29,9 +29,10 @@ import (
 const DefaultURL = "redis://127.0.0.1:6379/14"
 
 // Slots in use, one per test package so that packages tested at once never
-// flush each other's database: 0 benchmarks and redisurl, 1 worker, 2-6
-// cmd/sendq (one per end-to-end test), 7 ratelimit, 8 internal/optout,
-// 9 internal/msglimit, 10 internal/outcome, 11 api.
+// flush each other's database: 0 benchmarks and redisurl, 1 worker, 2-6,
+// 12 and 13 cmd/sendq (one per end-to-end test that may run at once with
+// another), 7 ratelimit, 8 internal/optout, 9 internal/msglimit,
+// 10 internal/outcome, 11 api.
 
 // Options returns the connection options for slot (0 to 13) of a standalone
 // SENDQ_TEST_REDIS_URL (tests that need a plain client).
