@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sendq/sendq/internal/keys"
+	"github.com/sendq/sendq/internal/poll"
 	"github.com/sendq/sendq/ratelimit"
 	"github.com/sendq/sendq/tasks"
 	"github.com/sendq/sendq/whautomate"
@@ -255,17 +256,16 @@ func TestEvents(t *testing.T) {
 // waitState polls a message's state until it is want.
 func waitState(t testing.TB, f *fixture, id, want string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	poll := time.NewTicker(10 * time.Millisecond)
-	defer poll.Stop()
-	for {
-		a := f.do(call{method: "GET", path: "/api/v1/messages/" + id, token: tokenAll})
-		if a.status == http.StatusOK && a.json(t)["state"] == want {
-			return
+	var a answer
+	defer func() {
+		if t.Failed() {
+			t.Logf("%s's last answer: %s", id, a.body)
 		}
-		require.True(t, time.Now().Before(deadline), "%s never became %s: %s", id, want, a.body)
-		<-poll.C
-	}
+	}()
+	poll.Eventually(t, func() bool {
+		a = f.do(call{method: "GET", path: "/api/v1/messages/" + id, token: tokenAll})
+		return a.status == http.StatusOK && a.json(t)["state"] == want
+	}, 30*time.Second, 10*time.Millisecond, "%s never became %s", id, want)
 }
 
 // streamLess orders Redis stream ids.
