@@ -24,12 +24,7 @@ func (f *Feeder) feed(ctx context.Context, a Account, s outcome.FeedState, n int
 		return 0, nil
 	}
 	now := time.Now()
-	for _, m := range b.msgs {
-		// A row's default expiry (worker.Config.DefaultExpiry) counts from
-		// when it is fed: a row waiting for its turn is not getting old,
-		// and a long campaign's last rows must not expire unsent.
-		m.CreatedAt = now
-	}
+	fedAt(b.msgs, now)
 	if err := f.store.Feed(ctx, a.ID, f.token, s, b.next, b.msgs, now); err != nil {
 		return 0, err
 	}
@@ -50,10 +45,21 @@ func (f *Feeder) enqueuePending(ctx context.Context, a Account, s outcome.FeedSt
 	if err != nil {
 		return err
 	}
+	fedAt(b.msgs, p.FedAt)
 	if err := f.enqueue(ctx, b.msgs); err != nil {
 		return err
 	}
 	return f.store.Enqueued(ctx, a.ID, s.ID, p, s.Next)
+}
+
+// fedAt makes the batch's messages created when they were fed: a row's
+// default expiry (worker.Config.DefaultExpiry) counts from then, as its
+// record's does. A row waiting for its turn is not getting old, and a long
+// campaign's last rows must not expire unsent.
+func fedAt(msgs []*tasks.Message, at time.Time) {
+	for _, m := range msgs {
+		m.CreatedAt = at
+	}
 }
 
 // enqueue enqueues the batch's tasks, several at once. A task that exists

@@ -334,7 +334,11 @@ func (b *bundle) feedByHand(t *testing.T, account, token, id string, n, enqueued
 			at = outcome.Cursor{Chunk: at.Chunk + 1}
 		}
 	}
-	require.NoError(t, b.store.Feed(ctx, account, token, f, at, batch, time.Now()))
+	fed := time.Now().Truncate(time.Millisecond).UTC() // as the store keeps it
+	for _, m := range batch {
+		m.CreatedAt = fed // a fed row is created when it is fed
+	}
+	require.NoError(t, b.store.Feed(ctx, account, token, f, at, batch, fed))
 	for _, m := range batch[:enqueued] {
 		task, opts, err := taskq.Task(m, time.Time{})
 		require.NoError(t, err)
@@ -399,6 +403,14 @@ func TestPendingBatchEnqueuedOnce(t *testing.T) {
 		want = append(want, m.ID)
 	}
 	require.ElementsMatch(t, want, b.tasks(t), "the pending batch's rows, each once")
+	infos, err := b.ins.ListPendingTasks(bulk)
+	require.NoError(t, err)
+	for _, info := range infos {
+		m, err := tasks.DecodeTask(info.Type, info.Payload)
+		require.NoError(t, err)
+		require.True(t, batch[0].CreatedAt.Equal(m.CreatedAt),
+			"%s created when the batch was fed (%v), as its record: its expiry counts from then, not %v", m.ID, batch[0].CreatedAt, m.CreatedAt)
+	}
 	require.Equal(t, ids[:10], want, "the first rows")
 	waitFor(t, func() bool { return b.feeding(t, "acme") != nil && pending(t, b, "acme", "spring") == nil }, "its mark cleared")
 	require.Equal(t, 10, b.fed(t, "acme", "spring"), "nothing more fed: the backlog is at its target")

@@ -18,17 +18,19 @@ import (
 type Cursor struct{ Chunk, Row int }
 
 // Pending is a fed batch whose tasks may not all be enqueued yet: n rows
-// from At. A feeder that takes over enqueues it again (a task that exists,
-// or whose record is finished, is not sent twice).
+// from At, fed at FedAt. A feeder that takes over enqueues it again (a task
+// that exists, or whose record is finished, is not sent twice), with the
+// creation time its records and first tasks had. At and N name the batch.
 type Pending struct {
-	At Cursor
-	N  int
+	At    Cursor
+	N     int
+	FedAt time.Time
 }
 
 func (p Pending) String() string { return fmt.Sprintf("%d:%d:%d", p.At.Chunk, p.At.Row, p.N) }
 
-func parsePending(s string) *Pending {
-	var p Pending
+func parsePending(s, fedAt string) *Pending {
+	p := Pending{FedAt: msTime(fedAt)}
 	if _, err := fmt.Sscanf(s, "%d:%d:%d", &p.At.Chunk, &p.At.Row, &p.N); err != nil {
 		return nil
 	}
@@ -90,7 +92,7 @@ func (s *Store) ReleaseFeed(ctx context.Context, account, token string) error {
 	return unlockScript.Run(ctx, s.rdb, []string{keys.Account(account).FeedLease()}, token).Err()
 }
 
-var feedFields = []string{"st", "tot", "fd", "fc", "fo", "nc", "nb", "fin", "n:queued", "n:retrying", "pend", "n:scheduled"}
+var feedFields = []string{"st", "tot", "fd", "fc", "fo", "nc", "nb", "fin", "n:queued", "n:retrying", "pend", "n:scheduled", "pt"}
 
 // FeedStates reads the account's campaigns that have rows to feed, in the
 // order of their first start.
@@ -113,7 +115,7 @@ func (s *Store) FeedStates(ctx context.Context, account string) ([]FeedState, er
 		v := cmds[i].Val()
 		out[i] = FeedState{ID: id, State: CampaignState(str(v[0])), Total: atoi(v[1]), Fed: atoi(v[2]),
 			Next: Cursor{atoi(v[3]), atoi(v[4])}, Chunks: atoi(v[5]), NotBefore: msTime(str(v[6])),
-			Complete: str(v[7]) == "1", Backlog: atoi(v[8]) + atoi(v[9]), Pending: parsePending(str(v[10])),
+			Complete: str(v[7]) == "1", Backlog: atoi(v[8]) + atoi(v[9]), Pending: parsePending(str(v[10]), str(v[12])),
 			Parked: atoi(v[11])}
 	}
 	return out, nil
@@ -200,7 +202,7 @@ if created > 0 then
   redis.call('HINCRBY', KEYS[2], 'queued', created)
   redis.call('HINCRBY', KEYS[1], 'n:queued', created)
 end
-redis.call('HSET', KEYS[1], 'fd', tonumber(ARGV[2]) + tonumber(ARGV[5]), 'fc', ARGV[3], 'fo', ARGV[4], 'pend', ARGV[6])
+redis.call('HSET', KEYS[1], 'fd', tonumber(ARGV[2]) + tonumber(ARGV[5]), 'fc', ARGV[3], 'fo', ARGV[4], 'pend', ARGV[6], 'pt', ARGV[7])
 redis.call('HSETNX', KEYS[1], 'ft', ARGV[7])
 return created
 `)
@@ -217,7 +219,7 @@ func (s *Store) Enqueued(ctx context.Context, account, id string, p Pending, nex
 }
 
 var enqueuedScript = redis.NewScript(`
-if redis.call('HGET', KEYS[1], 'pend') == ARGV[1] then redis.call('HDEL', KEYS[1], 'pend') end
+if redis.call('HGET', KEYS[1], 'pend') == ARGV[1] then redis.call('HDEL', KEYS[1], 'pend', 'pt') end
 for i = 2, #KEYS do redis.call('DEL', KEYS[i]) end
 return 1
 `)
@@ -243,7 +245,7 @@ var stopFeedingScript = redis.NewScript(`
 local st, tot, fd, fin = unpack(redis.call('HMGET', KEYS[1], 'st', 'tot', 'fd', 'fin'))
 if st ~= 'cancelled' and not (fin == '1' and tonumber(tot or '0') == tonumber(fd or '0')) then return 0 end
 redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('HDEL', KEYS[1], 'pend')
+redis.call('HDEL', KEYS[1], 'pend', 'pt')
 for i = 3, #KEYS do redis.call('UNLINK', KEYS[i]) end
 return 1
 `)

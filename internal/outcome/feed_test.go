@@ -63,7 +63,7 @@ func TestFeed(t *testing.T) {
 		f = feedState(t, s, "acme", "spring")
 		require.Equal(t, 5, f.Fed)
 		require.Equal(t, next, f.Next)
-		require.Equal(t, &Pending{At: Cursor{}, N: 5}, f.Pending)
+		require.Equal(t, &Pending{At: Cursor{}, N: 5, FedAt: now}, f.Pending, "the batch, and when it was fed")
 		require.Equal(t, 5, f.Backlog, "queued records of the campaign")
 		space := keys.Account("acme")
 		for _, m := range batch {
@@ -85,7 +85,7 @@ func TestFeed(t *testing.T) {
 		require.NoError(t, s.Feed(ctx, "acme", "tok", f, next, batch, now.Add(time.Second)))
 		f = feedState(t, s, "acme", "spring")
 		require.Equal(t, 7, f.Fed)
-		require.Equal(t, &Pending{At: Cursor{Chunk: 1, Row: 1}, N: 2}, f.Pending)
+		require.Equal(t, &Pending{At: Cursor{Chunk: 1, Row: 1}, N: 2, FedAt: now.Add(time.Second)}, f.Pending)
 		require.Equal(t, stringMS(now), rdb.HGet(ctx, space.Campaign("spring"), "ft").Val())
 	})
 
@@ -175,13 +175,15 @@ func TestEnqueued(t *testing.T) {
 
 	f := feedState(t, s, "acme", "spring")
 	batch, next := nextRows(t, s, "acme", f, 2)
-	require.NoError(t, s.Feed(ctx, "acme", "tok", f, next, batch, time.Now()))
-	mine := Pending{At: f.Next, N: 2}
+	fed := time.Now().Truncate(time.Millisecond).UTC()
+	require.NoError(t, s.Feed(ctx, "acme", "tok", f, next, batch, fed))
+	mine := Pending{At: f.Next, N: 2, FedAt: fed}
 
 	require.NoError(t, s.Enqueued(ctx, "acme", "spring", Pending{At: f.Next, N: 3}, next))
 	require.Equal(t, &mine, feedState(t, s, "acme", "spring").Pending, "another batch's mark stays")
 	require.NoError(t, s.Enqueued(ctx, "acme", "spring", mine, next))
 	require.Nil(t, feedState(t, s, "acme", "spring").Pending)
+	require.False(t, rdb.HExists(ctx, space.Campaign("spring"), "pt").Val(), "its time goes with the mark")
 	require.Equal(t, []bool{true, true, true}, chunks(), "chunk 0 has rows left")
 
 	f = feedState(t, s, "acme", "spring")

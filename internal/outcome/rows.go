@@ -28,6 +28,7 @@ import (
 //	nb    a start's --at (unix ms)      mx  1 if a row's channel or kind may
 //	                                        not be base b0's (see unfed)
 //	pend  a fed batch whose tasks may not all be enqueued: "chunk:row:n"
+//	pt    when that batch was fed (unix ms)
 //	ft    when the first row was fed (unix ms)
 //
 // A row not yet fed has no record: it counts, and reads, as queued (as
